@@ -59,7 +59,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "name", "__weakref__")
-    __array_priority__ = 100  # ndarray <op> Tensor defers to Tensor's reflected operators
+    __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad=False, name=None):
         if isinstance(data, Tensor):
@@ -139,21 +139,24 @@ class Tensor:
             if g is None:
                 continue
             if node._backward is None:
-                if node._parents:
-                    raise RuntimeError(
-                        "backward() through a graph that was already freed by an earlier "
-                        "backward(); recompute the forward pass."
-                    )
                 node.grad = g if node.grad is None else node.grad + g
                 continue
             parent_grads = node._backward(g)
-            node._backward = None  # release the saved intermediates
+            node._backward = _freed  # release the saved intermediates
             for parent, pg in zip(node._parents, parent_grads):
                 if pg is None or parent is None or not parent.requires_grad:
                     continue
                 key = id(parent)
                 grads[key] = pg if key not in grads else grads[key] + pg
             node._parents = ()
+
+
+def _freed(gy):
+    """Stands in for a backward closure already used (and its intermediates released)."""
+    raise RuntimeError(
+        "backward() through a graph that was already freed by an earlier backward(); "
+        "recompute the forward pass."
+    )
 
 
 def _reverse_topological_order(root):

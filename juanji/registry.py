@@ -16,10 +16,10 @@ def register(kind, *names):
     """Decorator: record a class or function under ``kind`` by its own name and ``names``.
 
     Example:
-        >>> @register("activation", "identity")
+        >>> @register("example", "identity")
         ... def linear(x):
         ...     return x
-        >>> get("activation", "Identity") is linear
+        >>> get("example", "Identity") is linear
         True
     """
 
@@ -68,7 +68,10 @@ def get(kind, identifier):
 
 
 def serialize(obj):
-    """A JSON-only description of a registered object: its name, and its config if it has one."""
+    """A JSON-only description of ``obj``: a name or None as is, an object with
+    ``get_config`` as ``{"class_name", "config"}``, a registered function by its name."""
+    if obj is None or isinstance(obj, str):
+        return obj
     if hasattr(obj, "get_config"):
         return {"class_name": type(obj).__name__, "config": obj.get_config()}
     return obj.__name__
