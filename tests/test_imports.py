@@ -18,7 +18,7 @@ LEVELS = {
     "models": 6,
     "datasets": 7, "preprocessing": 7, "utils": 7, "zoo": 7, "features": 7, "explain": 7,
     "report": 8, "cli": 9, "__main__": 9,
-    "compat": 10,
+    "compat": 8,
 }
 
 
