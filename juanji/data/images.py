@@ -1,0 +1,345 @@
+"""Image files with Pillow: load, convert and resize, and folders of classes as arrays."""
+
+import numbers
+import os
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+from PIL import Image
+
+from juanji import backend
+from juanji.data.utils import as_rng, to_categorical
+
+ALLOWED_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+
+_MODES = {"grayscale": "L", "rgb": "RGB", "rgba": "RGBA"}
+_CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
+_CHANNEL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+_INTERPOLATIONS = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+    "box": Image.Resampling.BOX,
+    "area": Image.Resampling.BOX,
+    "hamming": Image.Resampling.HAMMING,
+}
+# What Pillow raises on a file it cannot decode (unknown format, truncated data, bad chunks).
+_UNREADABLE = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(
+            f"Expected `{name}` to be one of {', '.join(map(repr, choices))}. "
+            f"Received: {name}={value!r}"
+        )
+
+
+def _check_size(name, size):
+    if not (
+        isinstance(size, (tuple, list))
+        and len(size) == 2
+        and all(isinstance(s, numbers.Integral) and s > 0 for s in size)
+    ):
+        raise ValueError(
+            f"Expected `{name}` as (height, width) positive integers. Received: {name}={size!r}"
+        )
+
+
+def load_img(path, *, color_mode="rgb", target_size=None, interpolation="nearest"):
+    """Load an image file as a Pillow image in the requested mode and size.
+
+    Args:
+        path: the image file (any format and mode Pillow reads).
+        color_mode: ``"grayscale"`` (1 channel), ``"rgb"`` (3) or ``"rgba"`` (4).
+        target_size: ``(height, width)`` to resize to, or None to keep the size.
+        interpolation: ``"nearest"``, ``"bilinear"``, ``"bicubic"``, ``"lanczos"``,
+            ``"box"`` (``"area"``) or ``"hamming"``.
+
+    Returns:
+        A ``PIL.Image.Image`` of mode ``L``, ``RGB`` or ``RGBA``.
+
+    Raises:
+        ValueError: for an unknown option; Pillow's ``OSError`` for an unreadable file.
+    """
+    _check_choice("color_mode", color_mode, tuple(_MODES))
+    _check_choice("interpolation", interpolation, tuple(_INTERPOLATIONS))
+    if target_size is not None:
+        _check_size("target_size", target_size)
+    with Image.open(path) as img:
+        img.load()
+        if img.mode == "P":
+            # A palette may carry transparency; going through RGBA keeps it meaningful.
+            img = img.convert("RGBA")
+        img = img.convert(_MODES[color_mode])
+    if target_size is not None and img.size != (target_size[1], target_size[0]):
+        img = img.resize((target_size[1], target_size[0]), _INTERPOLATIONS[interpolation])
+    return img
+
+
+def img_to_array(img, data_format="channels_last", dtype=None):
+    """A Pillow image as a float array, ``(H, W, C)`` (or ``(C, H, W)``), values 0..255.
+
+    Args:
+        img: a Pillow image (or anything ``np.asarray`` takes); grayscale gets ``C = 1``.
+        data_format: ``"channels_last"`` or ``"channels_first"``.
+        dtype: the output dtype; default ``juanji.floatx()``.
+    """
+    _check_choice("data_format", data_format, ("channels_last", "channels_first"))
+    x = np.asarray(img, dtype=dtype or backend.floatx())
+    if x.ndim == 2:
+        x = x[:, :, None]
+    if x.ndim != 3:
+        raise ValueError(f"Expected a 2D image. Received: an array of shape {x.shape}")
+    return np.ascontiguousarray(x.transpose(2, 0, 1)) if data_format == "channels_first" else x
+
+
+def array_to_img(x, data_format="channels_last", scale=True):
+    """An ``(H, W, C)`` array (C = 1, 3 or 4) as a Pillow image of mode L, RGB or RGBA.
+
+    Args:
+        x: the image; ``(C, H, W)`` when ``data_format="channels_first"``.
+        data_format: ``"channels_last"`` or ``"channels_first"``.
+        scale: stretch the values to 0..255 by their min and max (as Keras); otherwise they
+            are taken as 0..255.
+
+    Raises:
+        ValueError: for a rank other than 3 or an unsupported number of channels.
+    """
+    _check_choice("data_format", data_format, ("channels_last", "channels_first"))
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 3:
+        raise ValueError(f"Expected an image of rank 3. Received: x.shape={x.shape}")
+    if data_format == "channels_first":
+        x = x.transpose(1, 2, 0)
+    if x.shape[2] not in _CHANNEL_MODES:
+        raise ValueError(f"Expected 1, 3 or 4 channels. Received: x.shape={x.shape}")
+    if scale:
+        x = x - x.min()
+        x = x * (255 / x.max()) if x.max() > 0 else x
+    # NOTE: values are clipped to 0..255 rather than wrapped around by the uint8 cast.
+    pixels = np.clip(np.rint(x), 0, 255).astype(np.uint8)
+    if pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    return Image.fromarray(pixels, mode=_CHANNEL_MODES[x.shape[2]])
+
+
+class ImageDataset(NamedTuple):
+    """Images of a folder, loaded.
+
+    Attributes:
+        x: float32 images ``(N, H, W, C)`` with values 0..255, as Keras.
+        y: labels: int64 ``(N,)`` for ``label_mode="int"``, one-hot float32 ``(N, K)`` for
+            ``"categorical"``, float32 ``(N, 1)`` for ``"binary"``; None without labels.
+        class_names: the class of each label index (the subfolder names, sorted), or None.
+        file_paths: the file each image came from, in order.
+    """
+
+    x: np.ndarray
+    y: np.ndarray | None
+    class_names: list | None
+    file_paths: list
+
+
+def _walk(folder, follow_links):
+    """Image files under ``folder``, recursively, in sorted order."""
+    found = []
+    for root, dirs, files in os.walk(folder, followlinks=follow_links):
+        dirs.sort()
+        found += [
+            os.path.join(root, f) for f in sorted(files) if f.lower().endswith(ALLOWED_FORMATS)
+        ]
+    return found
+
+
+def _index(directory, labels, class_names, follow_links):
+    """File paths, their int labels (or None) and the class names."""
+    if labels != "inferred":
+        paths = _walk(directory, follow_links)
+        if labels is None:
+            return paths, None, None
+        if len(labels) != len(paths):
+            raise ValueError(
+                f"Expected as many labels as image files found in {directory!r} ({len(paths)}). "
+                f"Received: len(labels)={len(labels)}"
+            )
+        ids = np.asarray(labels)
+        if ids.dtype.kind not in "iu" or (ids < 0).any():
+            raise ValueError(f"Expected non-negative int labels. Received: labels={labels!r}")
+        return paths, ids.astype(np.int64), None
+    subdirs = sorted(e.name for e in os.scandir(directory) if e.is_dir())
+    if class_names is None:
+        class_names = subdirs
+    elif not set(class_names) <= set(subdirs):
+        raise ValueError(
+            f"Expected `class_names` among the subfolders of {directory!r}: {subdirs}. "
+            f"Received: class_names={list(class_names)}"
+        )
+    paths, ids = [], []
+    for i, name in enumerate(class_names):
+        files = _walk(os.path.join(directory, name), follow_links)
+        paths += files
+        ids += [i] * len(files)
+    return paths, np.asarray(ids, dtype=np.int64), list(class_names)
+
+
+def _load_all(paths, *, color_mode, image_size, interpolation):
+    """Load each file into one array; returns it, a mask of the files read, and the failures."""
+    x = np.zeros((len(paths), *image_size, _CHANNELS[color_mode]), dtype=np.float32)
+    ok = np.ones(len(paths), dtype=bool)
+    failures = []
+    for i, path in enumerate(paths):
+        try:
+            img = load_img(
+                path, color_mode=color_mode, target_size=image_size, interpolation=interpolation
+            )
+        except _UNREADABLE as e:
+            ok[i] = False
+            failures.append(f"  {path}: {type(e).__name__}: {e}")
+            continue
+        x[i] = img_to_array(img, dtype=np.float32)
+    return x, ok, failures
+
+
+def _encode(ids, label_mode, num_classes):
+    if label_mode == "int":
+        return ids
+    if label_mode == "categorical":
+        return to_categorical(ids, num_classes)
+    return ids.astype(np.float32)[:, None]
+
+
+def image_dataset_from_directory(
+    directory,
+    *,
+    labels="inferred",
+    label_mode="int",
+    class_names=None,
+    color_mode="rgb",
+    image_size=(256, 256),
+    interpolation="bilinear",
+    validation_split=None,
+    subset=None,
+    seed=None,
+    shuffle=True,
+    follow_links=False,
+    on_error="raise",
+):
+    """Load a folder of images, one subfolder per class, as arrays (Keras's arguments).
+
+    ``directory/a/1.png, directory/a/x/2.jpg, directory/b/3.bmp`` give class names
+    ``["a", "b"]`` (sorted) and labels ``0, 0, 1``. Files ending in .bmp, .gif, .jpeg, .jpg
+    or .png of any size and mode are converted to ``color_mode`` and resized to
+    ``image_size``. Unlike Keras's, the result is arrays, not batches: batch at fit time.
+
+    Args:
+        directory: the folder.
+        labels: ``"inferred"`` (from subfolders), None (no labels), or a list of int labels
+            for the image files found under ``directory`` in sorted path order.
+        label_mode: ``"int"``, ``"categorical"`` (one-hot), ``"binary"`` (two classes) or None.
+        class_names: the subfolders to use, in label order; default all, sorted.
+        color_mode: ``"grayscale"``, ``"rgb"`` or ``"rgba"`` (1, 3 or 4 channels).
+        image_size: ``(height, width)`` of every output image.
+        interpolation: the resampling filter of the resize (see :func:`load_img`).
+        validation_split: the fraction of the files held out for validation.
+        subset: ``"training"``, ``"validation"`` or ``"both"``; only with ``validation_split``.
+        seed: the seed of the shuffle; required with ``validation_split`` and ``shuffle``
+            so that the training and validation calls split the same order.
+        shuffle: shuffle the files; otherwise they stay in sorted order.
+        follow_links: follow symbolic links to subfolders.
+        on_error: ``"raise"`` on unreadable files, or ``"skip"`` them with one warning that
+            lists them.
+
+    Returns:
+        An :class:`ImageDataset` ``(x, y, class_names, file_paths)``, x float32
+        ``(N, H, W, C)`` in 0..255; for ``subset="both"`` a pair ``(training, validation)``.
+
+    Raises:
+        ValueError: for bad options, a folder without images, or (by default) unreadable
+            files, naming each one.
+    """
+    if not os.path.isdir(directory):
+        raise ValueError(f"Expected an existing folder. Received: directory={directory!r}")
+    if not (labels in ("inferred", None) or isinstance(labels, (list, tuple))):
+        raise ValueError(
+            "Expected `labels` to be 'inferred', None or a list of ints. "
+            f"Received: labels={labels!r}"
+        )
+    _check_choice("label_mode", label_mode, ("int", "categorical", "binary", None))
+    _check_choice("color_mode", color_mode, tuple(_MODES))
+    _check_choice("interpolation", interpolation, tuple(_INTERPOLATIONS))
+    _check_choice("on_error", on_error, ("raise", "skip"))
+    _check_choice("subset", subset, ("training", "validation", "both", None))
+    _check_size("image_size", image_size)
+    if class_names is not None and labels != "inferred":
+        raise ValueError(
+            f"Expected `class_names` only with labels='inferred'. Received: labels={labels!r}"
+        )
+    if validation_split is not None and not 0 < validation_split < 1:
+        raise ValueError(
+            "Expected `validation_split` in (0, 1). "
+            f"Received: validation_split={validation_split!r}"
+        )
+    if (subset is None) != (validation_split is None):
+        raise ValueError(
+            "Expected `subset` and `validation_split` together or neither. "
+            f"Received: subset={subset!r}, validation_split={validation_split!r}"
+        )
+    if validation_split is not None and shuffle and seed is None:
+        raise ValueError(
+            "Expected a `seed` with `validation_split` and `shuffle`, so that the training and "
+            "validation subsets do not overlap. Received: seed=None"
+        )
+
+    paths, ids, class_names = _index(directory, labels, class_names, follow_links)
+    if not paths:
+        raise ValueError(
+            f"Expected image files ({', '.join(ALLOWED_FORMATS)}) under {directory!r}. "
+            "Received: none found"
+        )
+    if label_mode is None:
+        ids = None
+    if ids is not None:
+        num_classes = len(class_names) if class_names is not None else int(ids.max()) + 1
+        if label_mode == "binary" and num_classes != 2:
+            raise ValueError(
+                f"Expected 2 classes for label_mode='binary'. Received: {num_classes} classes"
+            )
+
+    order = as_rng(seed).permutation(len(paths)) if shuffle else np.arange(len(paths))
+    n_val = int(validation_split * len(paths)) if validation_split else 0
+    parts = {"training": order[: len(paths) - n_val], "validation": order[len(paths) - n_val :]}
+    names = ["training", "validation"] if subset == "both" else [subset or "training"]
+    wanted = np.concatenate([parts[name] for name in names])
+
+    x, ok, failures = _load_all(
+        [paths[i] for i in wanted],
+        color_mode=color_mode,
+        image_size=tuple(image_size),
+        interpolation=interpolation,
+    )
+    if failures:
+        listing = "\n".join(failures)
+        if on_error == "raise":
+            raise ValueError(
+                f"Could not read {len(failures)} image file(s) under {directory!r}:\n{listing}\n"
+                "Pass on_error='skip' to leave them out. Received: on_error='raise'"
+            )
+        warnings.warn(
+            f"Skipped {len(failures)} unreadable image file(s) under {directory!r}:\n{listing}",
+            stacklevel=2,
+        )
+
+    datasets, start = [], 0
+    for name in names:
+        stop = start + len(parts[name])
+        keep = ok[start:stop]
+        # A view when every file was read; a copy of the readable ones otherwise.
+        images = x[start:stop] if keep.all() else x[start:stop][keep]
+        files = wanted[start:stop][keep]
+        y = None if ids is None else _encode(ids[files], label_mode, num_classes)
+        datasets.append(ImageDataset(images, y, class_names, [paths[i] for i in files]))
+        start = stop
+    return tuple(datasets) if subset == "both" else datasets[0]

@@ -1,0 +1,6 @@
+"""Datasets under Keras's paths: ``juanji.datasets.mnist.load_data()``, and the bundled
+8x8 ``digits`` that need no download."""
+
+from juanji.datasets import digits, mnist
+
+__all__ = ["digits", "mnist"]
