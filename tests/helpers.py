@@ -16,7 +16,9 @@ def _loss(fn, inputs, gy, kwargs):
     return float(np.sum(y.data * gy))
 
 
-def check_grad(fn, inputs, *, wrt=None, eps=1e-6, atol=1e-7, rtol=1e-5, directions=4, seed=0, **kwargs):
+def check_grad(
+    fn, inputs, *, wrt=None, eps=1e-6, atol=1e-7, rtol=1e-5, directions=4, seed=0, **kwargs
+):
     """Compare autograd's gradients of ``fn`` with float64 central differences.
 
     A random upstream gradient ``gy`` is used (never only ``.sum()``, which hides
@@ -46,7 +48,7 @@ def check_grad(fn, inputs, *, wrt=None, eps=1e-6, atol=1e-7, rtol=1e-5, directio
         assert analytic.shape == inputs[i].shape, f"input {i}: gradient shape {analytic.shape}"
         x = inputs[i]
 
-        def loss_at(shift):
+        def loss_at(shift, i=i, x=x):
             shifted = list(inputs)
             shifted[i] = x + shift
             return _loss(fn, shifted, gy, kwargs)
@@ -58,15 +60,21 @@ def check_grad(fn, inputs, *, wrt=None, eps=1e-6, atol=1e-7, rtol=1e-5, directio
                 e[j] = eps
                 e = e.reshape(x.shape)
                 numeric.flat[j] = (loss_at(e) - loss_at(-e)) / (2 * eps)
-            np.testing.assert_allclose(analytic, numeric, atol=atol, rtol=rtol,
-                                       err_msg=f"gradient of input {i}")
+            np.testing.assert_allclose(
+                analytic, numeric, atol=atol, rtol=rtol, err_msg=f"gradient of input {i}"
+            )
         else:
             for _ in range(directions):
                 d = rng.standard_normal(x.shape)
                 d /= np.linalg.norm(d)
                 numeric = (loss_at(eps * d) - loss_at(-eps * d)) / (2 * eps)
-                np.testing.assert_allclose(np.sum(analytic * d), numeric, atol=atol, rtol=rtol,
-                                           err_msg=f"directional gradient of input {i}")
+                np.testing.assert_allclose(
+                    np.sum(analytic * d),
+                    numeric,
+                    atol=atol,
+                    rtol=rtol,
+                    err_msg=f"directional gradient of input {i}",
+                )
 
 
 def check_vs_torch(fn, torch_fn, inputs, *, rtol=None, atol=None, seed=0, **kwargs):
@@ -85,14 +93,19 @@ def check_vs_torch(fn, torch_fn, inputs, *, rtol=None, atol=None, seed=0, **kwar
         rtol = 1e-5 if dtype == np.float32 else 1e-9
     if atol is None:
         atol = 1e-5 if dtype == np.float32 else 1e-10
-    ours = [Tensor(a, requires_grad=i in floats) if isinstance(a, np.ndarray) else a
-            for i, a in enumerate(inputs)]
-    theirs = [torch.from_numpy(a.copy()).requires_grad_(i in floats)
-              if isinstance(a, np.ndarray) else a for i, a in enumerate(inputs)]
+    ours = [
+        Tensor(a, requires_grad=i in floats) if isinstance(a, np.ndarray) else a
+        for i, a in enumerate(inputs)
+    ]
+    theirs = [
+        torch.from_numpy(a.copy()).requires_grad_(i in floats) if isinstance(a, np.ndarray) else a
+        for i, a in enumerate(inputs)
+    ]
     y = fn(*ours, **kwargs)
     ty = torch_fn(*theirs)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=rtol, atol=atol,
-                               err_msg="forward differs from torch")
+    np.testing.assert_allclose(
+        y.data, ty.detach().numpy(), rtol=rtol, atol=atol, err_msg="forward differs from torch"
+    )
     if not floats:
         return
     gy = rng.standard_normal(y.shape).astype(dtype)
@@ -100,5 +113,10 @@ def check_vs_torch(fn, torch_fn, inputs, *, rtol=None, atol=None, seed=0, **kwar
     ty.backward(torch.from_numpy(gy))
     for i in floats:
         assert ours[i].grad is not None, f"no gradient reached input {i}"
-        np.testing.assert_allclose(ours[i].grad, theirs[i].grad.numpy(), rtol=rtol, atol=atol,
-                                   err_msg=f"gradient of input {i} differs from torch")
+        np.testing.assert_allclose(
+            ours[i].grad,
+            theirs[i].grad.numpy(),
+            rtol=rtol,
+            atol=atol,
+            err_msg=f"gradient of input {i} differs from torch",
+        )

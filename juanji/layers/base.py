@@ -1,0 +1,216 @@
+"""The Layer base class: weights built on first call, JSON-only config, regularisation losses."""
+
+import re
+
+from juanji import backend, initializers, ops, registry, regularizers  # noqa: F401  (registers names)
+from juanji.autograd import Tensor, as_tensor
+
+_name_counts = {}
+
+
+def _unique_name(cls_name):
+    base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", cls_name).lower()
+    count = _name_counts.get(base, 0)
+    _name_counts[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+class Layer:
+    """A callable unit holding weights, in the Keras mould.
+
+    ``__init__`` validates and stores the configuration, ``build(input_shape)`` creates the
+    weights from the first input's shape, ``call(x, training)`` computes. ``input_shape``
+    (without the batch axis) may be given to the first layer of a ``Sequential``.
+
+    Args:
+        name: a unique name; one is made from the class name when omitted.
+        trainable: whether the optimizer updates this layer's weights.
+        input_shape: the shape of one sample, e.g. ``(28, 28, 1)``.
+    """
+
+    def __init__(self, *, name=None, trainable=True, input_shape=None, dtype=None):
+        self.name = name or _unique_name(type(self).__name__)
+        self.trainable = trainable
+        self.input_shape = tuple(input_shape) if input_shape is not None else None
+        self.dtype = dtype
+        self.built = False
+        self._weights = []
+        self._regularized = []
+        self._built_shape = None
+        self.output_shape = None
+
+    # --- weights -------------------------------------------------------------------------
+    def add_weight(
+        self, shape, *, initializer="zeros", regularizer=None, trainable=True, name=None
+    ):
+        """Create a weight tensor of ``shape`` drawn by ``initializer`` (name or instance)."""
+        init = registry.get("initializer", initializer)
+        data = init(tuple(shape), dtype=self.dtype or backend.floatx())
+        weight = Tensor(data, requires_grad=trainable, name=f"{self.name}/{name}")
+        self._weights.append((weight, trainable))
+        if regularizer is not None:
+            self._regularized.append((registry.get("regularizer", regularizer), weight))
+        return weight
+
+    @property
+    def weights(self):
+        """All weight tensors, trainable first in creation order then the others."""
+        return self.trainable_weights + self.non_trainable_weights
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        return [w for w, trainable in self._weights if trainable]
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return [w for w, _ in self._weights]
+        return [w for w, trainable in self._weights if not trainable]
+
+    @property
+    def losses(self):
+        """Regularisation penalties of this layer's weights, as differentiable scalars."""
+        return [penalty(w) for penalty, w in self._regularized]
+
+    def count_params(self):
+        """The number of scalars in this layer's weights."""
+        return sum(w.size for w in self.weights)
+
+    def get_weights(self):
+        """Copies of the weight arrays, in ``weights`` order."""
+        return [w.data.copy() for w in self.weights]
+
+    def set_weights(self, arrays):
+        """Load ``arrays`` into the weights, checking their number and shapes."""
+        set_weight_arrays(self.weights, arrays, owner=self.name)
+
+    # --- computing -----------------------------------------------------------------------
+    def build(self, input_shape):
+        """Create the weights for inputs of ``input_shape`` (batch axis included)."""
+
+    def call(self, x, training=False):
+        raise NotImplementedError
+
+    def __call__(self, x, training=False):
+        x = as_tensor(x)
+        if not self.built:
+            self._check_first_input(x)
+            self.build(x.shape)
+            self.built = True
+            self._built_shape = x.shape
+        else:
+            self._check_input(x)
+        y = self.call(x, training=training)
+        self.output_shape = (None, *y.shape[1:])
+        return y
+
+    def _check_first_input(self, x):
+        if x.dtype.kind != "f":
+            raise TypeError(
+                f"Layer '{self.name}' expects floating-point input. Received: x.dtype={x.dtype}"
+            )
+        if self.input_shape is not None and tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(
+                f"Layer '{self.name}' expects input of shape (None, "
+                f"{', '.join(map(str, self.input_shape))}). Received: x.shape={x.shape}"
+            )
+
+    def _check_input(self, x):
+        """Inputs after the first must keep its rank and its last (feature) axis."""
+        built = self._built_shape
+        if x.ndim != len(built) or x.shape[-1] != built[-1]:
+            expected = ("None",) + tuple(str(n) for n in built[1:])
+            raise ValueError(
+                f"Layer '{self.name}' was built for input of shape ({', '.join(expected)}). "
+                f"Received: x.shape={x.shape}"
+            )
+        if x.dtype.kind != "f":
+            raise TypeError(
+                f"Layer '{self.name}' expects floating-point input. Received: x.dtype={x.dtype}"
+            )
+
+    # --- config --------------------------------------------------------------------------
+    def get_config(self):
+        """JSON-only arguments that rebuild this layer with ``from_config``."""
+        config = {"name": self.name, "trainable": self.trainable}
+        if self.input_shape is not None:
+            config["input_shape"] = list(self.input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+def set_weight_arrays(weights, arrays, owner):
+    """Copy ``arrays`` into the ``weights`` tensors after checking count, shapes and dtype."""
+    arrays = list(arrays)
+    if len(arrays) != len(weights):
+        raise ValueError(
+            f"'{owner}' expects {len(weights)} weight arrays. Received: {len(arrays)} arrays"
+        )
+    for w, a in zip(weights, arrays):
+        if tuple(a.shape) != w.shape:
+            raise ValueError(
+                f"Weight '{w.name}' has shape {w.shape}. Received: shape={tuple(a.shape)}"
+            )
+    for w, a in zip(weights, arrays):
+        w.data = a.astype(w.dtype, copy=True)
+
+
+def activation_fn(identifier):
+    """An activation function from a name, a callable, or None (identity)."""
+    if identifier is None:
+        return None
+    fn = registry.get("activation", identifier)
+    if not callable(fn):
+        raise ValueError(f"Expected an activation name or callable. Received: {identifier!r}")
+    return fn
+
+
+def activation_name(fn):
+    """The registered name of an activation function, for configs."""
+    return None if fn is None else fn.__name__
+
+
+def pair(value, name):
+    """``value`` as a pair of positive ints: ``3`` -> ``(3, 3)``."""
+    if isinstance(value, int):
+        value = (value, value)
+    value = tuple(value)
+    if len(value) != 2 or not all(isinstance(v, int) and v > 0 for v in value):
+        raise ValueError(
+            f"Expected a positive int or a pair of them for `{name}`. Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_data_format(data_format):
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(
+            "Expected data_format 'channels_last' or 'channels_first'. "
+            f"Received: data_format={data_format!r}"
+        )
+    return data_format
+
+
+def to_channels_last(x, data_format):
+    """(N, C, H, W) -> (N, H, W, C) for ``channels_first``; unchanged otherwise."""
+    return ops.transpose(x, axes=(0, 2, 3, 1)) if data_format == "channels_first" else x
+
+
+def from_channels_last(y, data_format):
+    """(N, H, W, C) -> (N, C, H, W) for ``channels_first``; unchanged otherwise."""
+    return ops.transpose(y, axes=(0, 3, 1, 2)) if data_format == "channels_first" else y
+
+
+def check_padding(padding, allowed=("valid", "same", "full")):
+    """Lower-case ``padding`` after checking it names one of ``allowed``."""
+    if not isinstance(padding, str) or padding.lower() not in allowed:
+        raise ValueError(f"Expected padding in {allowed}. Received: padding={padding!r}")
+    return padding.lower()

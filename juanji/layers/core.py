@@ -1,0 +1,212 @@
+"""Core layers: Input, Dense, Flatten, Reshape, Dropout, Activation."""
+
+import math
+
+import numpy as np
+
+from juanji import ops, registry
+from juanji.layers.base import Layer, activation_fn, activation_name
+
+
+@registry.register("layer", "InputLayer")
+class Input(Layer):
+    """Declares the shape of one sample; the first entry of a ``Sequential``.
+
+    Args:
+        shape: the sample shape without the batch axis, e.g. ``(28, 28, 1)``.
+
+    Example:
+        >>> Input((28, 28, 1)).input_shape
+        (28, 28, 1)
+    """
+
+    def __init__(self, shape=None, *, input_shape=None, **kwargs):
+        shape = shape if shape is not None else input_shape
+        if shape is None:
+            raise ValueError("Input needs a `shape`. Received: shape=None")
+        super().__init__(input_shape=tuple(shape), **kwargs)
+
+    def call(self, x, training=False):
+        return x
+
+    def get_config(self):
+        config = super().get_config()
+        config["shape"] = config.pop("input_shape")
+        return config
+
+
+@registry.register("layer")
+class Dense(Layer):
+    """A fully connected layer: ``activation(x @ kernel + bias)``.
+
+    Args:
+        units: output features.
+        activation: a name (``"tanh"``, ``"softmax"``...), a callable, or None.
+        use_bias: whether to add a bias.
+        kernel_initializer, bias_initializer: names or instances.
+        kernel_regularizer, bias_regularizer: e.g. ``"l2"`` or ``L2(1e-4)``, added to the loss.
+
+    Shape:
+        (N, ..., in) -> (N, ..., units); kernel (in, units).
+
+    Example:
+        >>> layer = Dense(3)
+        >>> layer(np.zeros((2, 5), np.float32)).shape
+        (2, 3)
+        >>> layer.count_params()
+        18
+    """
+
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or units <= 0:
+            raise ValueError(f"Expected a positive int for `units`. Received: units={units!r}")
+        self.units = units
+        self.activation = activation_fn(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(
+            (input_shape[-1], self.units),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            name="kernel",
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                (self.units,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                name="bias",
+            )
+
+    def call(self, x, training=False):
+        y = ops.matmul(x, self.kernel)
+        if self.bias is not None:
+            y = ops.add(y, self.bias)
+        return self.activation(y) if self.activation else y
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activation_name(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": registry.serialize(self.kernel_initializer),
+            "bias_initializer": registry.serialize(self.bias_initializer),
+            "kernel_regularizer": registry.serialize(self.kernel_regularizer),
+            "bias_regularizer": registry.serialize(self.bias_regularizer),
+        }
+
+
+@registry.register("layer")
+class Flatten(Layer):
+    """Flattens each sample: (N, d1, d2, ...) -> (N, d1*d2*...).
+
+    Example:
+        >>> Flatten()(np.zeros((2, 3, 4, 5), np.float32)).shape
+        (2, 60)
+    """
+
+    def call(self, x, training=False):
+        return ops.flatten(x)
+
+    def _check_input(self, x):
+        if x.shape[1:] != self._built_shape[1:]:
+            raise ValueError(
+                f"Layer '{self.name}' was built for samples of shape {self._built_shape[1:]}. "
+                f"Received: x.shape={x.shape}"
+            )
+
+
+@registry.register("layer")
+class Reshape(Layer):
+    """Reshapes each sample to ``target_shape`` (one entry may be -1).
+
+    Example:
+        >>> Reshape((4, 3))(np.zeros((2, 12), np.float32)).shape
+        (2, 4, 3)
+    """
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(target_shape)
+
+    def build(self, input_shape):
+        known = math.prod(n for n in self.target_shape if n != -1)
+        size = math.prod(input_shape[1:])
+        fits = size % known == 0 if -1 in self.target_shape else size == known
+        if not fits:
+            raise ValueError(
+                f"Cannot reshape samples of shape {tuple(input_shape[1:])} ({size} values) "
+                f"to {self.target_shape}. Received: target_shape={self.target_shape}"
+            )
+
+    def call(self, x, training=False):
+        return ops.reshape(x, shape=(x.shape[0], *self.target_shape))
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+@registry.register("layer")
+class Dropout(Layer):
+    """Inverted dropout: in training, zeroes a ``rate`` fraction and rescales the rest.
+
+    Example:
+        >>> Dropout(0.5)(np.ones((2, 4), np.float32), training=False).numpy()
+        array([[1., 1., 1., 1.],
+               [1., 1., 1., 1.]], dtype=float32)
+    """
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate < 1:
+            raise ValueError(f"Expected `rate` in [0, 1). Received: rate={rate!r}")
+        self.rate = float(rate)
+        self.seed = seed
+        self._rng = None if seed is None else np.random.default_rng(seed)
+
+    def call(self, x, training=False):
+        return ops.dropout(x, rate=self.rate, training=training, rng=self._rng)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+@registry.register("layer")
+class Activation(Layer):
+    """Applies an activation by name or callable, e.g. ``Activation("tanh")``.
+
+    Example:
+        >>> Activation("relu")(np.array([[-1.0, 2.0]], np.float32)).numpy()
+        array([[0., 2.]], dtype=float32)
+    """
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activation_fn(activation)
+
+    def call(self, x, training=False):
+        return self.activation(x)
+
+    def _check_input(self, x):
+        """Elementwise: any shape is fine."""
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activation_name(self.activation)}

@@ -1,0 +1,116 @@
+"""Pooling layers: max and average over windows, and their global forms."""
+
+from juanji import ops, registry
+from juanji.layers.base import (
+    Layer,
+    check_data_format,
+    check_padding,
+    from_channels_last,
+    pair,
+    to_channels_last,
+)
+
+
+class _Pooling2D(Layer):
+    """Shared configuration of the windowed pooling layers."""
+
+    pool_op = None
+
+    def __init__(
+        self, pool_size=(2, 2), strides=None, padding="valid", data_format="channels_last", **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.pool_size = pair(pool_size, "pool_size")
+        self.strides = self.pool_size if strides is None else pair(strides, "strides")
+        self.padding = check_padding(padding, allowed=("valid", "same"))
+        self.data_format = check_data_format(data_format)
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' expects 4-D input. "
+                f"Received: x.shape={tuple(input_shape)}"
+            )
+
+    def call(self, x, training=False):
+        x = to_channels_last(x, self.data_format)
+        y = type(self).pool_op(
+            x, pool_size=self.pool_size, strides=self.strides, padding=self.padding
+        )
+        return from_channels_last(y, self.data_format)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "pool_size": list(self.pool_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+            "data_format": self.data_format,
+        }
+
+
+@registry.register("layer", "MaxPool2D")
+class MaxPooling2D(_Pooling2D):
+    """The maximum of each window; small shifts of the input barely change it.
+
+    Example:
+        >>> MaxPooling2D(2)(np.zeros((1, 6, 6, 3), np.float32)).shape
+        (1, 3, 3, 3)
+    """
+
+    pool_op = staticmethod(ops.max_pool2d)
+
+
+@registry.register("layer", "AvgPool2D")
+class AveragePooling2D(_Pooling2D):
+    """The mean of each window (padded cells excluded with ``padding="same"``).
+
+    Example:
+        >>> AveragePooling2D(2, padding="same")(np.zeros((1, 5, 5, 3), np.float32)).shape
+        (1, 3, 3, 3)
+    """
+
+    pool_op = staticmethod(ops.avg_pool2d)
+
+
+class _GlobalPooling2D(Layer):
+    pool_op = None
+
+    def __init__(self, data_format="channels_last", keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = check_data_format(data_format)
+        self.keepdims = keepdims
+
+    def call(self, x, training=False):
+        y = type(self).pool_op(to_channels_last(x, self.data_format))  # (N, C)
+        if self.keepdims:
+            y = ops.reshape(y, shape=(y.shape[0], 1, 1, y.shape[1]))
+            y = from_channels_last(y, self.data_format)
+        return y
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
+
+
+@registry.register("layer", "GlobalAvgPool2D")
+class GlobalAveragePooling2D(_GlobalPooling2D):
+    """The mean of each channel over all positions: (N, H, W, C) -> (N, C).
+
+    Example:
+        >>> GlobalAveragePooling2D()(np.ones((2, 4, 4, 3), np.float32)).shape
+        (2, 3)
+    """
+
+    pool_op = staticmethod(ops.global_avg_pool2d)
+
+
+@registry.register("layer", "GlobalMaxPool2D")
+class GlobalMaxPooling2D(_GlobalPooling2D):
+    """The maximum of each channel over all positions: (N, H, W, C) -> (N, C).
+
+    Example:
+        >>> GlobalMaxPooling2D()(np.ones((2, 4, 4, 3), np.float32)).shape
+        (2, 3)
+    """
+
+    pool_op = staticmethod(ops.global_max_pool2d)
