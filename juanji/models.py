@@ -6,7 +6,7 @@ metrics), ``fit``, ``evaluate``, ``predict``, ``train_on_batch``, ``summary`` an
 
 import numpy as np
 
-from juanji import backend, losses, registry, saving
+from juanji import backend, losses, optimizers, registry, saving
 from juanji import callbacks as callbacks_module
 from juanji import metrics as metrics_module
 from juanji.autograd import no_grad
@@ -134,10 +134,8 @@ class Model(Layer):
             raise ValueError(
                 "compile() needs a loss, e.g. loss='categorical_crossentropy'. Received: loss=None"
             )
-        self.optimizer = registry.get("optimizer", optimizer)
-        self.loss = registry.get("loss", loss)
-        if not callable(self.loss):
-            raise ValueError(f"Expected a loss name or callable. Received: loss={loss!r}")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss)
         self._metric_ids = list(metrics or [])
         self._metrics = [metrics_module.resolve_metric(m, self.loss) for m in self._metric_ids]
         self.compiled = True
@@ -156,8 +154,8 @@ class Model(Layer):
     def compile_from_config(config):
         """``compile`` keyword arguments rebuilt from ``compile_config()``."""
         return {
-            "optimizer": registry.get("optimizer", config["optimizer"]),
-            "loss": registry.get("loss", config["loss"]),
+            "optimizer": optimizers.get(config["optimizer"]),
+            "loss": losses.get(config["loss"]),
             "metrics": [
                 registry.get("metric", m) if isinstance(m, dict) else m for m in config["metrics"]
             ],
@@ -217,8 +215,7 @@ class Model(Layer):
         for p in params:
             p.grad = None
         total.backward()
-        pairs = [(p.grad, p) for p in params if p.grad is not None]
-        self.optimizer.apply_gradients(pairs)
+        self.optimizer.apply([p.grad for p in params], params)
         return float(loss.data), y_pred.data
 
     def _batch_source(self, x, y, batch_size, shuffle, steps_per_epoch):

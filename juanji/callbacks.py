@@ -1,0 +1,617 @@
+"""Callbacks: code that ``fit`` runs at the start and end of training, epochs and batches.
+
+A callback sees the model (``set_model``), the run's ``params`` (``epochs``, ``steps``,
+``verbose``) and ``logs``: dicts of floats, ``{"loss", <metric names>, "val_loss", ...}``,
+with the running means of the epoch in batch logs. It steers training only through the model:
+``model.stop_training``, ``model.optimizer.learning_rate``, ``get_weights``/``set_weights``
+and saving.
+"""
+
+import csv
+import math
+import os
+import sys
+import time
+import warnings
+
+from tqdm import tqdm
+
+from juanji import backend, saving
+
+__all__ = [
+    "Callback",
+    "CallbackList",
+    "History",
+    "ProgbarLogger",
+    "EarlyStopping",
+    "ModelCheckpoint",
+    "ReduceLROnPlateau",
+    "TerminateOnNaN",
+    "CSVLogger",
+    "BackupAndRestore",
+]
+
+
+def _print(message):
+    """Print to stdout without breaking a progress bar that is being drawn."""
+    tqdm.write(message, file=sys.stdout)
+
+
+def _format_value(value):
+    if isinstance(value, float) and value != 0 and abs(value) < 1e-3:
+        return f"{value:.4e}"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _format_logs(logs):
+    return " - ".join(f"{k}: {_format_value(v)}" for k, v in (logs or {}).items())
+
+
+class Callback:
+    """Base class: every hook does nothing; override those you need.
+
+    Attributes:
+        model: the model being trained (set by ``set_model``).
+        params: ``{"epochs", "steps", "verbose"}`` of the run (set by ``set_params``).
+    """
+
+    def __init__(self):
+        self.model = None
+        self.params = {}
+
+    def set_model(self, model):
+        self.model = model
+
+    def set_params(self, params):
+        self.params = dict(params)
+
+    def on_train_begin(self, logs=None):
+        """Called once before the first epoch."""
+
+    def on_train_end(self, logs=None):
+        """Called once after training ends, normally or stopped (``logs``: last epoch's)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Called before epoch ``epoch`` (counted from 0)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Called after epoch ``epoch`` with its training (and ``val_``) results."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        """Called before training step ``batch`` of the epoch."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        """Called after training step ``batch`` with the epoch's running results."""
+
+    def on_test_begin(self, logs=None):
+        """Called before an evaluation."""
+
+    def on_test_end(self, logs=None):
+        """Called after an evaluation with its results."""
+
+    def on_test_batch_begin(self, batch, logs=None):
+        """Called before evaluation batch ``batch``."""
+
+    def on_test_batch_end(self, batch, logs=None):
+        """Called after evaluation batch ``batch``."""
+
+    def on_predict_begin(self, logs=None):
+        """Called before a prediction run."""
+
+    def on_predict_end(self, logs=None):
+        """Called after a prediction run."""
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        """Called before prediction batch ``batch``."""
+
+    def on_predict_batch_end(self, batch, logs=None):
+        """Called after prediction batch ``batch``."""
+
+
+class CallbackList(Callback):
+    """Several callbacks called in order as one.
+
+    Args:
+        callbacks: Callback instances.
+        model: passed to every callback's ``set_model``.
+        params: passed to every callback's ``set_params``.
+
+    Raises:
+        TypeError: if an entry is not a Callback.
+    """
+
+    def __init__(self, callbacks=None, model=None, params=None):
+        super().__init__()
+        self.callbacks = list(callbacks or [])
+        for i, cb in enumerate(self.callbacks):
+            if not isinstance(cb, Callback):
+                raise TypeError(f"Expected Callback instances. Received: callbacks[{i}]={cb!r}")
+        if model is not None:
+            self.set_model(model)
+        if params is not None:
+            self.set_params(params)
+
+    def set_model(self, model):
+        super().set_model(model)
+        for cb in self.callbacks:
+            cb.set_model(model)
+
+    def set_params(self, params):
+        super().set_params(params)
+        for cb in self.callbacks:
+            cb.set_params(params)
+
+    def _call(self, hook, *args):
+        for cb in self.callbacks:
+            getattr(cb, hook)(*args)
+
+    def on_train_begin(self, logs=None):
+        self._call("on_train_begin", logs)
+
+    def on_train_end(self, logs=None):
+        self._call("on_train_end", logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._call("on_epoch_begin", epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._call("on_epoch_end", epoch, logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._call("on_train_batch_begin", batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._call("on_train_batch_end", batch, logs)
+
+    def on_test_begin(self, logs=None):
+        self._call("on_test_begin", logs)
+
+    def on_test_end(self, logs=None):
+        self._call("on_test_end", logs)
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self._call("on_test_batch_begin", batch, logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._call("on_test_batch_end", batch, logs)
+
+    def on_predict_begin(self, logs=None):
+        self._call("on_predict_begin", logs)
+
+    def on_predict_end(self, logs=None):
+        self._call("on_predict_end", logs)
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        self._call("on_predict_batch_begin", batch, logs)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._call("on_predict_batch_end", batch, logs)
+
+
+class History(Callback):
+    """Records every epoch's logs; ``fit`` returns it and sets it as ``model.history``.
+
+    Attributes:
+        history: ``{"loss": [...], "val_loss": [...], ...}``, one value per epoch.
+        epoch: the epoch numbers recorded (from 0).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.history = {}
+        self.epoch = []
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+        self.model.history = self
+
+
+class ProgbarLogger(Callback):
+    """Prints progress to stdout as ``params["verbose"]`` asks.
+
+    ``verbose=1``: an ``Epoch i/N`` line, then a bar per epoch with the step count, the time
+    spent and left, and the running loss and metrics. ``verbose=2``: one line per epoch with
+    its time and every log (``val_`` ones included). ``verbose=0``: nothing.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._bar = None
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+        if self.params.get("verbose", 1) == 1:
+            _print(f"Epoch {epoch + 1}/{self.params.get('epochs', '?')}")
+            self._bar = tqdm(
+                total=self.params.get("steps"),
+                file=sys.stdout,
+                unit="step",
+                bar_format="{n_fmt}/{total_fmt} |{bar:24}| {elapsed}<{remaining}, {rate_fmt}"
+                "{postfix}",
+            )
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._bar is not None:
+            self._bar.set_postfix_str(_format_logs(logs), refresh=False)
+            self._bar.update(1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._bar is not None:
+            self._bar.set_postfix_str(_format_logs(logs))
+            self._close()
+        elif self.params.get("verbose", 1) == 2:
+            seconds = time.perf_counter() - self._start
+            steps = self.params.get("steps")
+            per_step = f" - {1000 * seconds / steps:.0f}ms/step" if steps else ""
+            _print(
+                f"Epoch {epoch + 1}/{self.params.get('epochs', '?')} - {seconds:.1f}s"
+                f"{per_step} - {_format_logs(logs)}"
+            )
+
+    def on_train_end(self, logs=None):
+        self._close()
+
+    def _close(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _direction(monitor, mode):
+    """+1 when a larger ``monitor`` is better, -1 when a smaller one is."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"Expected mode 'auto', 'min' or 'max'. Received: mode={mode!r}")
+    if mode != "auto":
+        return 1 if mode == "max" else -1
+    name = monitor.removeprefix("val_")
+    if any(word in name for word in ("acc", "auc", "precision", "recall")):
+        return 1
+    if any(word in name for word in ("loss", "error", "mse", "mae")):
+        return -1
+    raise ValueError(
+        f"Cannot tell whether `{monitor}` should be minimised or maximised: pass mode='min' or "
+        f"mode='max'. Received: monitor={monitor!r}, mode='auto'"
+    )
+
+
+class _Monitored(Callback):
+    """A callback watching one logged quantity for improvements of more than ``min_delta``."""
+
+    def __init__(self, monitor, mode, min_delta):
+        super().__init__()
+        if not isinstance(monitor, str):
+            raise TypeError(f"Expected a log name for `monitor`. Received: monitor={monitor!r}")
+        self.monitor = monitor
+        self.mode = mode
+        self.min_delta = abs(float(min_delta))
+        self._sign = _direction(monitor, mode)
+
+    def _improved(self, current, best):
+        return best is None or self._sign * (current - best) > self.min_delta
+
+    def _current(self, logs):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            warnings.warn(
+                f"{type(self).__name__} watches `{self.monitor}`, which is not in the logs. "
+                f"Available: {sorted(logs or {})}",
+                stacklevel=3,
+            )
+        return value
+
+
+class EarlyStopping(_Monitored):
+    """Stops training when ``monitor`` has stopped improving.
+
+    Args:
+        monitor: the log to watch, e.g. ``"val_loss"`` or ``"val_accuracy"``.
+        min_delta: the smallest change that counts as an improvement.
+        patience: epochs without improvement before stopping.
+        verbose: 1 prints a line when stopping and when restoring weights.
+        mode: "min", "max", or "auto" (from the name: accuracies up, losses down).
+        baseline: training stops if ``monitor`` does not beat this within ``patience`` epochs.
+        restore_best_weights: at the end, put back the weights of the best epoch.
+        start_from_epoch: epochs to wait before watching at all (a warm-up).
+
+    Example:
+        >>> stop = EarlyStopping(monitor="val_loss", patience=2)
+    """
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
+        super().__init__(monitor, mode, min_delta)
+        self.patience = int(patience)
+        self.verbose = verbose
+        self.baseline = baseline
+        self.restore_best_weights = restore_best_weights
+        self.start_from_epoch = int(start_from_epoch)
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = None
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = self._current(logs)
+        if current is None or epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = self.model.get_weights()
+        self.wait += 1
+        if self._improved(current, self.best):
+            self.best, self.best_epoch = current, epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            # NOTE: as Keras, patience restarts only when the baseline is beaten too.
+            if self.baseline is None or self._improved(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch and self.verbose:
+            _print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose:
+                _print(
+                    f"Restoring model weights from the end of the best epoch: "
+                    f"{self.best_epoch + 1}."
+                )
+            self.model.set_weights(self.best_weights)
+
+
+class ModelCheckpoint(_Monitored):
+    """Saves the model (or its weights) after each epoch, or only when ``monitor`` improves.
+
+    Args:
+        filepath: where to save; may hold ``{epoch}`` (from 1) and log names, formatted with
+            the epoch's logs, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.juanji"``.
+        monitor: the log that decides what is best (with ``save_best_only``).
+        verbose: 1 prints a line per save (and per skipped epoch with ``save_best_only``).
+        save_best_only: save only when ``monitor`` improves on the best so far.
+        save_weights_only: write only the weights (``saving.save_weights``) instead of the
+            full model file (``model.save``).
+        mode: "min", "max", or "auto" (from the name of ``monitor``).
+    """
+
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=False,
+        mode="auto",
+    ):
+        super().__init__(monitor, mode, 0.0)
+        self.filepath = os.fspath(filepath)
+        self.verbose = verbose
+        self.save_best_only = save_best_only
+        self.save_weights_only = save_weights_only
+        self.best = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except KeyError as error:
+            raise KeyError(
+                f"ModelCheckpoint's filepath names {error}, which is not in the logs. "
+                f"Available: {['epoch', *logs]}. Received: filepath={self.filepath!r}"
+            ) from None
+        if self.save_best_only:
+            current = self._current(logs)
+            if current is None:
+                return
+            if not self._improved(current, self.best):
+                if self.verbose:
+                    _print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best}")
+                return
+            if self.verbose:
+                _print(
+                    f"Epoch {epoch + 1}: {self.monitor} improved from {self.best} to "
+                    f"{current}, saving model to {path}"
+                )
+            self.best = current
+        elif self.verbose:
+            _print(f"Epoch {epoch + 1}: saving model to {path}")
+        if self.save_weights_only:
+            saving.save_weights(self.model, path)
+        else:
+            self.model.save(path)
+
+
+class ReduceLROnPlateau(_Monitored):
+    """Multiplies the learning rate by ``factor`` when ``monitor`` stops improving.
+
+    Adds the current ``learning_rate`` to each epoch's logs (as Keras 3 does).
+
+    Args:
+        monitor: the log to watch.
+        factor: the multiplier, in (0, 1).
+        patience: epochs without improvement before reducing.
+        verbose: 1 prints a line per reduction.
+        mode: "min", "max", or "auto".
+        min_delta: the smallest change that counts as an improvement.
+        cooldown: epochs to wait after a reduction before counting again.
+        min_lr: the learning rate is never reduced below this.
+
+    Raises:
+        ValueError: if ``factor`` is not in (0, 1).
+    """
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+    ):
+        super().__init__(monitor, mode, min_delta)
+        if not 0 < factor < 1:
+            raise ValueError(f"Expected `factor` in (0, 1). Received: factor={factor}")
+        self.factor = float(factor)
+        self.patience = int(patience)
+        self.verbose = verbose
+        self.cooldown = int(cooldown)
+        self.min_lr = float(min_lr)
+
+    def on_train_begin(self, logs=None):
+        self.best = None
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        if logs is not None:
+            logs["learning_rate"] = float(optimizer.learning_rate)
+        current = self._current(logs)
+        if current is None:
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(current, self.best):
+            self.best = current
+            self.wait = 0
+            return
+        if self.cooldown_counter > 0:
+            return
+        self.wait += 1
+        old_lr = float(optimizer.learning_rate)
+        if self.wait >= self.patience and old_lr > self.min_lr:
+            optimizer.learning_rate = max(old_lr * self.factor, self.min_lr)
+            if self.verbose:
+                _print(
+                    f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
+                    f"{optimizer.learning_rate:.4g}."
+                )
+            self.cooldown_counter = self.cooldown
+            self.wait = 0
+
+
+class TerminateOnNaN(Callback):
+    """Stops training as soon as a batch's loss is NaN or infinite, saying where."""
+
+    def __init__(self):
+        super().__init__()
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            _print(
+                f"Epoch {self._epoch + 1}, batch {batch}: the loss is {loss}; terminating "
+                "training. (A learning rate that is too high, or unscaled inputs, are the "
+                "usual causes.)"
+            )
+            self.model.stop_training = True
+
+
+class CSVLogger(Callback):
+    """Writes one CSV row per epoch: ``epoch`` (from 0) then every log, in sorted order.
+
+    Args:
+        filename: the CSV file.
+        separator: the field separator.
+        append: add to an existing file (a resumed run) instead of overwriting it.
+    """
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.filename = os.fspath(filename)
+        self.separator = separator
+        self.append = append
+        self._file = None
+        self._writer = None
+
+    def on_train_begin(self, logs=None):
+        has_rows = self.append and os.path.isfile(self.filename) and os.path.getsize(self.filename)
+        self._header_written = bool(has_rows)
+        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        self._writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self._writer is None:
+            fields = ["epoch", *sorted(logs)]
+            self._writer = csv.DictWriter(
+                self._file,
+                fieldnames=fields,
+                delimiter=self.separator,
+                restval="NA",
+                extrasaction="ignore",
+            )
+            if not self._header_written:
+                self._writer.writeheader()
+        self._writer.writerow({"epoch": epoch, **logs})
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class BackupAndRestore(Callback):
+    """Backs up the training state at every epoch end; an interrupted ``fit`` resumes from it.
+
+    The backup (``backup_dir/backup.juanji``, written atomically) holds the weights, the
+    optimizer state, the number of finished epochs and the random generator's state, so a
+    resumed run continues exactly as the uninterrupted one would have. At the start of
+    training an existing backup is loaded and ``fit`` skips the finished epochs. The backup
+    is deleted when training ends normally.
+
+    Args:
+        backup_dir: the folder of the backup (created if needed).
+        delete_checkpoint: delete the backup when training ends.
+    """
+
+    def __init__(self, backup_dir, delete_checkpoint=True):
+        super().__init__()
+        if not isinstance(backup_dir, (str, os.PathLike)) or not os.fspath(backup_dir):
+            raise ValueError(f"Expected a folder path. Received: backup_dir={backup_dir!r}")
+        self.backup_dir = os.fspath(backup_dir)
+        self.delete_checkpoint = delete_checkpoint
+        self.path = os.path.join(self.backup_dir, "backup.juanji")
+
+    def on_train_begin(self, logs=None):
+        if not os.path.exists(self.path):
+            return
+        extra = saving.restore_state(self.model, self.path)
+        backend.rng().bit_generator.state = extra["rng_state"]
+        self.model._resume_epoch = int(extra["finished_epochs"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        extra = {"finished_epochs": epoch + 1, "rng_state": backend.rng().bit_generator.state}
+        saving.save_model(self.model, self.path, extra=extra)
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint and os.path.exists(self.path):
+            os.remove(self.path)
