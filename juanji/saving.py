@@ -142,6 +142,13 @@ def restore_state(model, path):
     return config.get("extra", {})
 
 
+def read_extra(path):
+    """The ``extra`` values stored in the model file at ``path`` (e.g. class names)."""
+    config, archive = _open(path)
+    archive.close()
+    return config.get("extra", {})
+
+
 def save_weights(model, path):
     """Write only the weight arrays to ``path`` (a ``.npz`` file), atomically."""
     weights = {f"w{i}": w for i, w in enumerate(model.get_weights())}

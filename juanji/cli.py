@@ -1,0 +1,669 @@
+"""The ``juanji`` command: train, evaluate, predict, features, summary and run-keras1.
+
+::
+
+    juanji train                                   # the seed CNN on the bundled digits
+    juanji train --dataset mnist --data-dir DIR    # the text's run on MNIST
+    juanji train --resume --out runs/RUN           # continue an interrupted run
+    juanji evaluate runs/RUN/model.juanji --dataset digits
+    juanji predict runs/RUN/model.juanji digit.png --top 3
+    juanji features runs/RUN/model.juanji --dataset digits --svm rbf
+    juanji summary runs/RUN/model.juanji
+    juanji run-keras1 script.py [args...]
+
+A training run writes into its folder: ``args.json`` (the options, reused by ``--resume``),
+``model.juanji``, ``history.csv`` and ``history.json``, ``metrics.json``, ``report.html``
+with its figures, and while it runs ``backup/`` (the last finished epoch).
+
+Errors that a user can fix (a missing file, an unknown dataset, an unreadable image or
+model) print one line ``juanji: error: ...`` on stderr and exit with status 2.
+"""
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from scipy import ndimage
+
+import juanji
+from juanji import backend, callbacks, optimizers, report, saving, zoo
+from juanji.data.images import image_dataset_from_directory, img_to_array, load_img
+from juanji.data.utils import to_categorical, train_test_split
+from juanji.datasets import digits, mnist
+from juanji.models import load_model
+from juanji.preprocessing.image import ImageDataGenerator
+
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+# Defaults that depend on the dataset: the digits run must finish within a minute on 2 cores;
+# MNIST follows the text (10 epochs of batch 100).
+DATASET_DEFAULTS = {
+    "digits": {"epochs": 12, "batch_size": 32},
+    "mnist": {"epochs": 10, "batch_size": 100},
+    "folder": {"epochs": 10, "batch_size": 32},
+}
+# Training options stored in RUN_DIR/args.json; None means "the default".
+TRAIN_OPTIONS = (
+    "dataset",
+    "data_dir",
+    "model",
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "learning_rate",
+    "augment",
+    "seed",
+    "validation_split",
+    "image_size",
+    "color_mode",
+)
+_CHANNELS = {"grayscale": 1, "rgb": 3}
+_COLOR_MODES = {1: "grayscale", 3: "rgb", 4: "rgba"}
+
+
+class UsageError(Exception):
+    """A mistake in the command line or its inputs, reported as one line without traceback."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        command = self.prog.removeprefix("juanji").strip()
+        raise UsageError(f"{command}: {message}" if command else message)
+
+
+# --- data --------------------------------------------------------------------------------
+class Dataset(NamedTuple):
+    """A dataset ready for a model: float32 images in [0, 1] ``(N, H, W, C)``, int labels."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list
+
+
+def dataset_kind(spec):
+    """``"digits"``, ``"mnist"`` or ``"folder"`` for a ``--dataset`` value.
+
+    Raises:
+        UsageError: for any other value.
+    """
+    if spec in ("digits", "mnist"):
+        return spec
+    if isinstance(spec, str) and spec.startswith("folder:") and len(spec) > len("folder:"):
+        return "folder"
+    raise UsageError(f"unknown dataset {spec!r}: expected digits, mnist or folder:PATH")
+
+
+def _conform(x, image_size, channels):
+    """Images ``(N, h, w, c)`` resized (bilinear) to ``image_size`` with ``channels``."""
+    if x.shape[3] != channels:
+        if channels == 1:
+            x = x[..., :3].mean(axis=3, keepdims=True)
+        elif x.shape[3] == 1:
+            x = np.repeat(x, channels, axis=3)
+        else:
+            raise UsageError(f"cannot convert {x.shape[3]}-channel images to {channels} channels")
+    if tuple(x.shape[1:3]) != tuple(image_size):
+        factors = (1, image_size[0] / x.shape[1], image_size[1] / x.shape[2], 1)
+        x = ndimage.zoom(
+            x.astype(np.float32), factors, order=1, grid_mode=True, mode="grid-constant"
+        )
+    return x
+
+
+def _load_folder(path, image_size, color_mode):
+    """``PATH/train`` and ``PATH/test`` if both exist, else PATH split 80/20 by class."""
+    options = {"color_mode": color_mode, "image_size": tuple(image_size), "shuffle": False}
+    if (path / "train").is_dir() and (path / "test").is_dir():
+        train = image_dataset_from_directory(path / "train", **options)
+        test = image_dataset_from_directory(path / "test", class_names=train.class_names, **options)
+        return (train.x, train.y), (test.x, test.y), train.class_names
+    data = image_dataset_from_directory(path, **options)
+    x_train, x_test, y_train, y_test = train_test_split(
+        data.x, data.y, test_size=0.2, seed=0, stratify=data.y
+    )
+    return (x_train, y_train), (x_test, y_test), data.class_names
+
+
+def load_dataset(spec, *, data_dir=None, image_size=(28, 28), channels=1):
+    """Load ``digits``, ``mnist`` or ``folder:PATH`` as a :class:`Dataset`.
+
+    Args:
+        spec: the ``--dataset`` value.
+        data_dir: where the MNIST files are (see ``juanji.datasets.mnist.load_data``).
+        image_size: ``(height, width)`` of the returned images.
+        channels: 1 (grayscale) or 3 (RGB).
+
+    Raises:
+        UsageError: for an unknown dataset; ValueError or OSError from the loaders.
+    """
+    kind = dataset_kind(spec)
+    names = [str(i) for i in range(10)]
+    if kind == "digits":
+        (x_train, y_train), (x_test, y_test) = digits.load_data(image_size=tuple(image_size))
+    elif kind == "mnist":
+        (x_train, y_train), (x_test, y_test) = mnist.load_data(data_dir)
+    else:
+        path = Path(spec[len("folder:") :])
+        if not path.is_dir():
+            raise UsageError(f"no image folder at '{path}'")
+        (x_train, y_train), (x_test, y_test), names = _load_folder(
+            path, image_size, _COLOR_MODES[channels]
+        )
+    x_train, x_test = (
+        _conform(x, image_size, channels).astype(np.float32) / 255 for x in (x_train, x_test)
+    )
+    return Dataset(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), names)
+
+
+def _model_dataset(args, model):
+    """The dataset at the model's input size and channels, checked against its classes."""
+    shape = model.build_input_shape
+    if shape is None or len(shape) != 4:
+        raise UsageError(f"model '{model.name}' does not take images; its input shape is {shape}")
+    data = load_dataset(
+        args.dataset, data_dir=args.data_dir, image_size=shape[1:3], channels=shape[3]
+    )
+    classes = model.output_shape[-1]
+    if classes != len(data.class_names):
+        raise UsageError(
+            f"model '{model.name}' predicts {classes} classes but dataset "
+            f"{args.dataset!r} has {len(data.class_names)}"
+        )
+    return data
+
+
+# --- model files -------------------------------------------------------------------------
+def _load_model(path, compile=False):
+    try:
+        return load_model(path, compile=compile)
+    except FileNotFoundError:
+        raise UsageError(f"no model file at '{path}'") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"cannot load model '{path}': {error}") from None
+
+
+def _class_names(path, model):
+    names = saving.read_extra(path).get("class_names")
+    count = model.output_shape[-1]
+    return names if names and len(names) == count else [str(i) for i in range(count)]
+
+
+# --- train -------------------------------------------------------------------------------
+def _run_dir(args):
+    if args.out:
+        return Path(args.out)
+    run_dir = Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    suffix = 1
+    while run_dir.exists():
+        run_dir = run_dir.with_name(f"{run_dir.name.split('.')[0]}.{suffix}")
+        suffix += 1
+    return run_dir
+
+
+def _resolved_options(args):
+    """The training options with the dataset's defaults filled in, as JSON values."""
+    kind = dataset_kind(args.dataset or "digits")
+    options = {name: getattr(args, name) for name in TRAIN_OPTIONS}
+    options["dataset"] = args.dataset or "digits"
+    if kind == "folder":
+        options["dataset"] = "folder:" + os.path.abspath(options["dataset"][len("folder:") :])
+    if options["data_dir"] is not None:
+        options["data_dir"] = os.path.abspath(options["data_dir"])
+    for name, value in DATASET_DEFAULTS[kind].items():
+        if options[name] is None:
+            options[name] = value
+    fallbacks = {
+        "model": "seed",
+        "augment": False,
+        "seed": 0,
+        "validation_split": 0.2,
+        "image_size": 28,
+        "color_mode": "grayscale",
+    }
+    for name, value in fallbacks.items():
+        if options[name] is None:
+            options[name] = value
+    if options["epochs"] < 1 or options["batch_size"] < 1:
+        raise UsageError("--epochs and --batch-size must be positive")
+    if not 0 <= options["validation_split"] < 1:
+        raise UsageError(f"--validation-split must be in [0, 1), got {options['validation_split']}")
+    return options
+
+
+def _train_options(args, run_dir):
+    """The options of this run: from the command line, or from ``args.json`` to resume."""
+    saved = run_dir / "args.json"
+    if args.resume:
+        if not args.out:
+            raise UsageError("--resume needs --out RUN_DIR, the folder of the interrupted run")
+        given = [f"--{n.replace('_', '-')}" for n in TRAIN_OPTIONS if getattr(args, n) is not None]
+        if given:
+            raise UsageError(
+                f"--resume reuses the options in {saved}; do not pass {', '.join(given)}"
+            )
+        if not saved.is_file():
+            raise UsageError(f"nothing to resume: no run in '{run_dir}' ({saved} is missing)")
+        if not (run_dir / "backup" / "backup.juanji").is_file():
+            raise UsageError(
+                f"nothing to resume in '{run_dir}': it has no backup (the run "
+                "finished, or was stopped before its first epoch ended)"
+            )
+        return json.loads(saved.read_text())
+    if (run_dir / "model.juanji").exists() or (run_dir / "backup").exists():
+        raise UsageError(
+            f"'{run_dir}' already holds a run; choose another --out, or pass "
+            "--resume to continue it"
+        )
+    options = _resolved_options(args)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps(options, indent=1) + "\n")
+    return options
+
+
+def build_model(options, input_shape, num_classes):
+    """The zoo model named by ``options["model"]``, compiled with its own recipe unless
+    ``optimizer`` or ``learning_rate`` say otherwise."""
+    model = zoo.MODELS[options["model"]](input_shape=input_shape, num_classes=num_classes)
+    if options["optimizer"] is not None or options["learning_rate"] is not None:
+        optimizer = (
+            optimizers.get(options["optimizer"])
+            if options["optimizer"] is not None
+            else model.optimizer
+        )
+        if options["learning_rate"] is not None:
+            optimizer.learning_rate = options["learning_rate"]
+        model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _training_callbacks(run_dir, resume):
+    """The callbacks of a run: the history file, then the backup that ``--resume`` uses."""
+    return [
+        callbacks.CSVLogger(run_dir / "history.csv", append=resume),
+        callbacks.BackupAndRestore(run_dir / "backup"),
+    ]
+
+
+def _read_history(path):
+    """``history.csv`` as ``{log: [one value per epoch]}``, the last row of each epoch kept
+    (an interrupted epoch may have been logged twice); missing values are None."""
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as f:
+        rows = {int(row["epoch"]): row for row in csv.DictReader(f)}
+    history = {}
+    for epoch in sorted(rows):
+        for key, value in rows[epoch].items():
+            if key != "epoch":
+                history.setdefault(key, []).append(None if value == "NA" else float(value))
+    return history
+
+
+def _truncate_history(path, epochs):
+    """Keep only the rows of the first ``epochs`` epochs (those the backup holds)."""
+    if not path.is_file():
+        return
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames, [r for r in reader if int(r["epoch"]) < epochs]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _fit(model, data, options, run_dir, resume, verbose):
+    """Train; returns (seconds, epochs run in this call, training samples)."""
+    y = to_categorical(data.y_train, len(data.class_names))
+    cut = len(data.x_train) - int(len(data.x_train) * options["validation_split"])
+    x_fit, y_fit = data.x_train[:cut], y[:cut]
+    validation = (data.x_train[cut:], y[cut:]) if cut < len(data.x_train) else None
+    cbs = _training_callbacks(run_dir, resume)
+    fit_args = {
+        "epochs": options["epochs"],
+        "validation_data": validation,
+        "callbacks": cbs,
+        "verbose": verbose,
+        "batch_size": options["batch_size"],
+    }
+    if options["augment"]:
+        generator = ImageDataGenerator(
+            rotation_range=10, width_shift_range=0.1, height_shift_range=0.1, fill_mode="constant"
+        )
+        flow = generator.flow(x_fit, y_fit, batch_size=options["batch_size"])
+        fit_args.update(x=flow, steps_per_epoch=len(flow))
+    else:
+        fit_args.update(x=x_fit, y=y_fit)
+    start = time.perf_counter()
+    try:
+        history = model.fit(**fit_args)
+    finally:
+        for cb in cbs:
+            if isinstance(cb, callbacks.CSVLogger):
+                cb.on_train_end()  # closes the file, also when interrupted
+    return time.perf_counter() - start, len(history.epoch), len(x_fit)
+
+
+def _interrupted(run_dir):
+    backup = run_dir / "backup" / "backup.juanji"
+    if not backup.is_file():
+        return "juanji: interrupted before the first epoch ended; nothing was saved."
+    finished = saving.read_extra(backup).get("finished_epochs", "?")
+    return (
+        f"juanji: interrupted. Epochs 1-{finished} are saved in {backup.parent}.\n"
+        f"Resume with: juanji train --resume --out {run_dir}"
+    )
+
+
+def _evaluate_run(model, data, options, seconds, epochs_run, n_fit):
+    y_test = to_categorical(data.y_test, len(data.class_names))
+    start = time.perf_counter()
+    probabilities = model.predict(data.x_test, batch_size=1000)
+    infer_seconds = time.perf_counter() - start
+    test = model.evaluate(data.x_test, y_test, batch_size=1000, return_dict=True)
+    accuracy = float(np.mean(probabilities.argmax(axis=1) == data.y_test))
+    return {
+        "test_accuracy": accuracy,
+        "test_loss": float(test["loss"]),
+        "train_seconds": seconds,
+        "train_samples_per_s": epochs_run * n_fit / seconds if seconds > 0 else 0.0,
+        "infer_samples_per_s": len(data.x_test) / infer_seconds if infer_seconds > 0 else 0.0,
+        "epochs": options["epochs"],
+        "epochs_run": epochs_run,
+        "dataset": options["dataset"],
+        "model": options["model"],
+        "seed": options["seed"],
+        "train_samples": n_fit,
+        "test_samples": len(data.x_test),
+    }, probabilities
+
+
+def cmd_train(args):
+    run_dir = _run_dir(args)
+    options = _train_options(args, run_dir)
+    backend.set_seed(options["seed"])
+    size, channels = options["image_size"], _CHANNELS[options["color_mode"]]
+    data = load_dataset(
+        options["dataset"], data_dir=options["data_dir"], image_size=(size, size), channels=channels
+    )
+    model = build_model(options, data.x_train.shape[1:], len(data.class_names))
+    if args.resume:
+        _truncate_history(
+            run_dir / "history.csv",
+            saving.read_extra(run_dir / "backup" / "backup.juanji")["finished_epochs"],
+        )
+    verb = "Resuming" if args.resume else "Training"
+    print(
+        f"{verb} '{options['model']}' on {options['dataset']} ({len(data.x_train)} train, "
+        f"{len(data.x_test)} test images) into {run_dir}"
+    )
+    try:
+        seconds, epochs_run, n_fit = _fit(model, data, options, run_dir, args.resume, args.verbose)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        print(_interrupted(run_dir), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if (run_dir / "backup").is_dir() and not any((run_dir / "backup").iterdir()):
+        (run_dir / "backup").rmdir()
+    saving.save_model(model, run_dir / "model.juanji", extra={"class_names": data.class_names})
+    history = _read_history(run_dir / "history.csv")
+    (run_dir / "history.json").write_text(json.dumps(history, indent=1) + "\n")
+    metrics, probabilities = _evaluate_run(model, data, options, seconds, epochs_run, n_fit)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    page = report.write_report(
+        run_dir,
+        model,
+        history,
+        data.x_test,
+        data.y_test,
+        data.class_names,
+        metrics=metrics,
+        probabilities=probabilities,
+    )
+    print(
+        f"test accuracy {metrics['test_accuracy']:.4f} - test loss {metrics['test_loss']:.4f}"
+        f" - {seconds:.1f} s ({metrics['train_samples_per_s']:.0f} samples/s)"
+    )
+    print(f"model: {run_dir / 'model.juanji'}\nreport: {page}")
+    return 0
+
+
+# --- evaluate, predict, features, summary -------------------------------------------------
+def cmd_evaluate(args):
+    model = _load_model(args.model, compile=True)
+    data = _model_dataset(args, model)
+    if not model.compiled:
+        model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["accuracy"])
+    y_test = to_categorical(data.y_test, len(data.class_names))
+    loss = model.evaluate(data.x_test, y_test, batch_size=1000, return_dict=True)["loss"]
+    predicted = model.predict(data.x_test, batch_size=1000).argmax(axis=1)
+    matrix = report.confusion_matrix(data.y_test, predicted, len(data.class_names))
+    print(f"loss: {loss:.4f}")
+    print(f"accuracy: {np.trace(matrix) / matrix.sum():.4f} ({len(data.x_test)} test images)")
+    print("confusion matrix (rows: true class, columns: predicted):")
+    print(report.format_confusion(matrix, data.class_names))
+    return 0
+
+
+def _image_batch(paths, input_shape):
+    """Images from files, converted to the model's channels and size, scaled to [0, 1]."""
+    _, height, width, channels = input_shape
+    if channels not in _COLOR_MODES:
+        raise UsageError(f"the model takes {channels}-channel images; images have 1, 3 or 4")
+    batch = []
+    for path in paths:
+        try:
+            img = load_img(
+                path,
+                color_mode=_COLOR_MODES[channels],
+                target_size=(height, width),
+                interpolation="bilinear",
+            )
+        except FileNotFoundError:
+            raise UsageError(f"no image file at '{path}'") from None
+        except (OSError, ValueError, SyntaxError) as error:
+            raise UsageError(f"cannot read image '{path}': {error}") from None
+        batch.append(img_to_array(img) / 255)
+    return np.stack(batch).astype(np.float32)
+
+
+def cmd_predict(args):
+    model = _load_model(args.model)
+    shape = model.build_input_shape
+    if shape is None or len(shape) != 4:
+        raise UsageError(f"model '{model.name}' does not take images; its input shape is {shape}")
+    if args.top < 1:
+        raise UsageError(f"--top must be at least 1, got {args.top}")
+    names = _class_names(args.model, model)
+    probabilities = model.predict(_image_batch(args.images, shape))
+    top = np.argsort(-probabilities, axis=1, kind="stable")[:, : args.top]
+    results = [
+        {
+            "image": path,
+            "top": [
+                {"class": names[k], "index": int(k), "probability": float(p[k])} for k in order
+            ],
+        }
+        for path, p, order in zip(args.images, probabilities, top)
+    ]
+    if args.json:
+        print(json.dumps(results, indent=1))
+    else:
+        for result in results:
+            ranked = ", ".join(f"{t['class']} ({t['probability']:.4f})" for t in result["top"])
+            print(f"{result['image']}: {ranked}")
+    return 0
+
+
+def cmd_features(args):
+    from juanji import features  # NOTE: imports scikit-learn, which only this command needs
+
+    model = _load_model(args.model)
+    data = _model_dataset(args, model)
+    result = features.compare_heads(
+        model, data.x_train, data.y_train, data.x_test, data.y_test, kernel=args.svm, C=args.C
+    )
+    print(f"softmax head:                 test accuracy {result['softmax']:.4f}")
+    print(
+        f"SVM head ({args.svm}, C={args.C:g}, {result['feature_dim']} features): "
+        f"test accuracy {result['svm']:.4f}"
+    )
+    return 0
+
+
+def cmd_summary(args):
+    _load_model(args.model).summary()
+    return 0
+
+
+def cmd_run_keras1(args):
+    if not os.path.isfile(args.script):
+        raise UsageError(f"no script at '{args.script}'")
+    try:
+        from juanji.compat.keras1 import run_script
+    except ImportError as error:
+        raise UsageError(f"the Keras 1 compatibility layer is not available ({error})") from None
+    try:
+        run_script(args.script, list(args.args))
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    except Exception:  # the script's own error: show its traceback, as python would
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+# --- parser and entry point ---------------------------------------------------------------
+def _dataset_options(parser):
+    parser.add_argument(
+        "--dataset",
+        default="digits",
+        help="digits (bundled), mnist, or folder:PATH (one subfolder per "
+        "class; PATH/train and PATH/test if present). Default: digits",
+    )
+    parser.add_argument("--data-dir", help="folder holding the MNIST files")
+
+
+def _train_parser(sub):
+    p = sub.add_parser(
+        "train",
+        help="train a model and write a run folder with its report",
+        description="Train a zoo model; every option defaults to the seed CNN "
+        "on the bundled digits.",
+    )
+    p.add_argument("--dataset", help="digits (default), mnist, or folder:PATH")
+    p.add_argument("--data-dir", help="folder holding the MNIST files")
+    p.add_argument("--model", choices=sorted(zoo.MODELS), help="the architecture (default seed)")
+    p.add_argument("--epochs", type=int, help="default 12 on digits, 10 on mnist and folders")
+    p.add_argument("--batch-size", type=int, help="default 32 (100 on mnist, as the text)")
+    p.add_argument("--optimizer", help="an optimizer name (default: the model's SGD recipe)")
+    p.add_argument("--learning-rate", type=float, help="the optimizer's learning rate")
+    p.add_argument(
+        "--augment",
+        action="store_true",
+        default=None,
+        help="random rotations (+-10 degrees) and shifts (10%%) of training images",
+    )
+    p.add_argument("--seed", type=int, help="seed of initialisation and shuffling (default 0)")
+    p.add_argument(
+        "--validation-split",
+        type=float,
+        help="fraction of the training images held out for validation (default 0.2)",
+    )
+    p.add_argument("--image-size", type=int, help="side of the (square) images (default 28)")
+    p.add_argument("--color-mode", choices=sorted(_CHANNELS), help="default grayscale")
+    p.add_argument("--out", help="the run folder (default runs/<timestamp>)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run in --out from its last finished epoch",
+    )
+    p.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        default=1,
+        help="0 silent, 1 a progress bar per epoch (default), 2 a line per epoch",
+    )
+    p.set_defaults(run=cmd_train)
+
+
+def build_parser():
+    """The argument parser of the ``juanji`` command."""
+    parser = _Parser(prog="juanji", description="juanji: convolutional networks on NumPy.")
+    parser.add_argument("--version", action="version", version=f"juanji {juanji.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _train_parser(sub)
+
+    p = sub.add_parser("evaluate", help="test loss, accuracy and confusion matrix of a model")
+    p.add_argument("model", help="a model file (model.juanji)")
+    _dataset_options(p)
+    p.set_defaults(run=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="classify image files")
+    p.add_argument("model", help="a model file (model.juanji)")
+    p.add_argument("images", nargs="+", help="image files of any size and mode")
+    p.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_predict)
+
+    p = sub.add_parser("features", help="the network's features with an SVM head")
+    p.add_argument("model", help="a model file (model.juanji)")
+    _dataset_options(p)
+    p.add_argument("--svm", choices=("linear", "rbf"), default="linear", help="the SVM kernel")
+    p.add_argument("--C", type=float, default=1.0, help="the SVM's C (default 1)")
+    p.set_defaults(run=cmd_features)
+
+    p = sub.add_parser("summary", help="the layer table of a model")
+    p.add_argument("model", help="a model file (model.juanji)")
+    p.set_defaults(run=cmd_summary)
+
+    p = sub.add_parser("run-keras1", help="run a Keras 1 script on juanji")
+    p.add_argument("script", help="the Python script")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="the script's arguments")
+    p.set_defaults(run=cmd_run_keras1)
+    return parser
+
+
+def _one_line(error):
+    text = str(error) or type(error).__name__
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def main(argv=None):
+    """Run the ``juanji`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit
+    status: 0, 2 for an error, 130 when interrupted."""
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except BrokenPipeError:
+        # The reader went away (e.g. `juanji summary M | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except (UsageError, OSError, ValueError, TypeError) as error:
+        print(f"juanji: error: {_one_line(error)}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("\njuanji: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+__all__ = [
+    "Dataset",
+    "UsageError",
+    "build_model",
+    "build_parser",
+    "dataset_kind",
+    "load_dataset",
+    "main",
+]
