@@ -19,12 +19,11 @@ class BatchNormalization(Layer):
         (N, ..., C) -> same; gamma, beta, moving_mean, moving_variance (C,).
 
     Example:
-        >>> bn = BatchNormalization()
+        >>> bn = BatchNormalization(name="bn")
         >>> bn(np.ones((4, 3), np.float32), training=True).shape
         (4, 3)
         >>> [w.name for w in bn.weights]
-        ['batch_normalization/gamma', 'batch_normalization/beta', \
-'batch_normalization/moving_mean', 'batch_normalization/moving_variance']
+        ['bn/gamma', 'bn/beta', 'bn/moving_mean', 'bn/moving_variance']
     """
 
     def __init__(
