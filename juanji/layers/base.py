@@ -147,6 +147,60 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}>"
 
 
+class KernelLayer(Layer):
+    """Shared by layers with a kernel, an optional bias and an optional activation
+    (``Dense``, ``Conv2D``): their weights, their activation and their config."""
+
+    def __init__(
+        self,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.activation = activation_fn(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+
+    def build_kernel(self, kernel_shape):
+        """Create ``kernel`` of ``kernel_shape`` and a bias over its last axis (or None)."""
+        self.kernel = self.add_weight(
+            kernel_shape,
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            name="kernel",
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                kernel_shape[-1:],
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                name="bias",
+            )
+
+    def activate(self, y):
+        return self.activation(y) if self.activation else y
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "activation": activation_name(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": registry.serialize(self.kernel_initializer),
+            "bias_initializer": registry.serialize(self.bias_initializer),
+            "kernel_regularizer": registry.serialize(self.kernel_regularizer),
+            "bias_regularizer": registry.serialize(self.bias_regularizer),
+        }
+
+
 def set_weight_arrays(weights, arrays, owner):
     """Copy ``arrays`` into the ``weights`` tensors after checking count, shapes and dtype."""
     arrays = list(arrays)

@@ -2,9 +2,7 @@
 
 from juanji import ops, registry
 from juanji.layers.base import (
-    Layer,
-    activation_fn,
-    activation_name,
+    KernelLayer,
     check_data_format,
     check_padding,
     from_channels_last,
@@ -14,7 +12,7 @@ from juanji.layers.base import (
 
 
 @registry.register("layer", "Convolution2D")
-class Conv2D(Layer):
+class Conv2D(KernelLayer):
     """2-D convolution over images: each filter slides a shared ``kernel_size`` window.
 
     Weight sharing is what makes it cheap: the kernel holds ``KH*KW*C*F + F`` numbers however
@@ -58,7 +56,15 @@ class Conv2D(Layer):
         bias_regularizer=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            **kwargs,
+        )
         if not isinstance(filters, int) or filters <= 0:
             raise ValueError(
                 f"Expected a positive int for `filters`. Received: filters={filters!r}"
@@ -69,12 +75,6 @@ class Conv2D(Layer):
         self.padding = check_padding(padding)
         self.data_format = check_data_format(data_format)
         self.dilation_rate = pair(dilation_rate, "dilation_rate")
-        self.activation = activation_fn(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
 
     def build(self, input_shape):
         if len(input_shape) != 4:
@@ -83,20 +83,7 @@ class Conv2D(Layer):
                 f"Received: x.shape={tuple(input_shape)}"
             )
         channels = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
-        self.kernel = self.add_weight(
-            (*self.kernel_size, channels, self.filters),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            name="kernel",
-        )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                (self.filters,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                name="bias",
-            )
+        self.build_kernel((*self.kernel_size, channels, self.filters))
 
     def call(self, x, training=False):
         x = to_channels_last(x, self.data_format)
@@ -108,9 +95,7 @@ class Conv2D(Layer):
             padding=self.padding,
             dilation=self.dilation_rate,
         )
-        if self.activation:
-            y = self.activation(y)
-        return from_channels_last(y, self.data_format)
+        return from_channels_last(self.activate(y), self.data_format)
 
     def get_config(self):
         return {
@@ -121,10 +106,4 @@ class Conv2D(Layer):
             "padding": self.padding,
             "data_format": self.data_format,
             "dilation_rate": list(self.dilation_rate),
-            "activation": activation_name(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": registry.serialize(self.kernel_initializer),
-            "bias_initializer": registry.serialize(self.bias_initializer),
-            "kernel_regularizer": registry.serialize(self.kernel_regularizer),
-            "bias_regularizer": registry.serialize(self.bias_regularizer),
         }

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from juanji import ops, registry
-from juanji.layers.base import Layer, activation_fn, activation_name
+from juanji.layers.base import KernelLayer, Layer, activation_fn, activation_name
 
 
 @registry.register("layer", "InputLayer")
@@ -36,7 +36,7 @@ class Input(Layer):
 
 
 @registry.register("layer")
-class Dense(Layer):
+class Dense(KernelLayer):
     """A fully connected layer: ``activation(x @ kernel + bias)``.
 
     Args:
@@ -68,50 +68,30 @@ class Dense(Layer):
         bias_regularizer=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            **kwargs,
+        )
         if not isinstance(units, int) or units <= 0:
             raise ValueError(f"Expected a positive int for `units`. Received: units={units!r}")
         self.units = units
-        self.activation = activation_fn(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
 
     def build(self, input_shape):
-        self.kernel = self.add_weight(
-            (input_shape[-1], self.units),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            name="kernel",
-        )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                (self.units,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                name="bias",
-            )
+        self.build_kernel((input_shape[-1], self.units))
 
     def call(self, x, training=False):
         y = ops.matmul(x, self.kernel)
         if self.bias is not None:
             y = ops.add(y, self.bias)
-        return self.activation(y) if self.activation else y
+        return self.activate(y)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "units": self.units,
-            "activation": activation_name(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": registry.serialize(self.kernel_initializer),
-            "bias_initializer": registry.serialize(self.bias_initializer),
-            "kernel_regularizer": registry.serialize(self.kernel_regularizer),
-            "bias_regularizer": registry.serialize(self.bias_regularizer),
-        }
+        return {**super().get_config(), "units": self.units}
 
 
 @registry.register("layer")
