@@ -1,0 +1,303 @@
+"""juanji.ops.conv: a table of cases drives the gradient and PyTorch checks; then the padding
+rules, the errors, the skipped input gradient and translation equivariance."""
+
+import math
+import typing
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from juanji.autograd import Tensor
+from juanji.ops import conv
+from juanji.ops.conv import conv2d, conv_output_size, conv_padding
+from tests.helpers import check_grad, check_vs_torch
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:  # torch is only an oracle; its checks skip without it
+    torch = F = None
+
+
+class Case(typing.NamedTuple):
+    """``conv2d(x, w, b, **kwargs)`` with ``x``: ``x_shape`` NHWC and ``w``: ``w_shape`` HWIO."""
+
+    name: str
+    x_shape: tuple
+    w_shape: tuple
+    bias: bool
+    kwargs: dict
+
+    def sample(self, rng, dtype):
+        x = rng.standard_normal(self.x_shape).astype(dtype)
+        w = rng.standard_normal(self.w_shape).astype(dtype)
+        b = rng.standard_normal(self.w_shape[3]).astype(dtype) if self.bias else None
+        return [x, w, b]
+
+
+TABLE = [
+    Case("valid", (2, 6, 7, 3), (3, 3, 3, 4), True, {}),
+    Case("no_bias", (2, 5, 6, 2), (2, 3, 2, 3), False, {}),
+    Case("one_channel_5x5", (2, 8, 9, 1), (5, 5, 1, 3), True, {}),
+    Case("one_by_one", (2, 4, 3, 5), (1, 1, 5, 3), True, {}),
+    Case("kernel_fills_input", (2, 3, 4, 2), (3, 4, 2, 3), True, {}),
+    Case("stride_2", (2, 7, 8, 2), (3, 3, 2, 3), True, {"strides": 2}),
+    Case("stride_2_1", (1, 7, 6, 2), (3, 2, 2, 2), True, {"strides": (2, 1)}),
+    Case("stride_larger_than_kernel", (1, 9, 8, 2), (2, 2, 2, 2), True, {"strides": 3}),
+    Case("same", (2, 5, 6, 2), (3, 3, 2, 3), True, {"padding": "same"}),
+    Case("same_even_kernel", (1, 6, 5, 2), (4, 2, 2, 3), True, {"padding": "same"}),
+    Case("same_stride_2", (2, 7, 6, 1), (3, 3, 1, 2), False, {"padding": "same", "strides": 2}),
+    Case(
+        "same_stride_2_1", (1, 6, 7, 2), (2, 3, 2, 2), True, {"padding": "SAME", "strides": (2, 1)}
+    ),
+    Case("full", (1, 4, 5, 2), (3, 2, 2, 2), True, {"padding": "full"}),
+    Case("full_stride_2", (1, 5, 4, 2), (3, 3, 2, 2), True, {"padding": "full", "strides": 2}),
+    Case("int_padding", (1, 5, 5, 2), (3, 3, 2, 2), True, {"padding": 1}),
+    Case("pair_padding", (1, 4, 6, 2), (3, 3, 2, 2), True, {"padding": (2, 0)}),
+    Case("pairs_padding", (1, 5, 4, 2), (2, 3, 2, 2), True, {"padding": ((1, 0), (0, 2))}),
+    Case("dilation_2", (1, 7, 8, 2), (3, 3, 2, 2), True, {"dilation": 2}),
+    Case(
+        "dilation_same", (1, 6, 7, 2), (3, 2, 2, 2), True, {"dilation": (2, 1), "padding": "same"}
+    ),
+    Case(
+        "dilation_stride_full",
+        (1, 6, 5, 2),
+        (2, 3, 2, 2),
+        True,
+        {"dilation": 2, "strides": 2, "padding": "full"},
+    ),
+    Case("many_channels", (2, 5, 5, 20), (3, 3, 20, 17), True, {"padding": "same"}),
+]
+CASES = [pytest.param(case, id=case.name) for case in TABLE]
+
+
+def tf_same_padding(size, kernel, stride, dilation):
+    """TensorFlow's "same" rule, written out independently of juanji."""
+    total = max((math.ceil(size / stride) - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def oracle_padding(padding, x_shape, w_shape, strides, dilation):
+    """((top, bottom), (left, right)) as the padding option documents it."""
+    if isinstance(padding, str):
+        mode = padding.lower()
+        return tuple(
+            {
+                "valid": (0, 0),
+                "full": ((k - 1) * d, (k - 1) * d),
+                "same": tf_same_padding(n, k, s, d),
+            }[mode]
+            for n, k, s, d in zip(x_shape[1:3], w_shape[:2], strides, dilation)
+        )
+    if isinstance(padding, int):
+        return (padding, padding), (padding, padding)
+    if isinstance(padding[0], int):
+        return (padding[0],) * 2, (padding[1],) * 2
+    return tuple(padding)
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def torch_conv(x_shape, w_shape, strides=1, padding="valid", dilation=1):
+    """The same convolution in PyTorch: NCHW permutes and an explicit (asymmetric) F.pad."""
+    strides, dilation = _pair(strides), _pair(dilation)
+    (top, bottom), (left, right) = oracle_padding(padding, x_shape, w_shape, strides, dilation)
+
+    def fn(x, w, b):
+        x = F.pad(x.permute(0, 3, 1, 2), (left, right, top, bottom))
+        w = w.permute(3, 2, 0, 1).contiguous()  # NOTE: some torch kernels refuse a strided w
+        y = F.conv2d(x, w, b, stride=strides, dilation=dilation)
+        return y.permute(0, 2, 3, 1)
+
+    return fn
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_gradient(case):
+    inputs = case.sample(np.random.default_rng(0), np.float64)
+    check_grad(conv2d, inputs, **case.kwargs)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", CASES)
+def test_matches_torch(case, dtype):
+    pytest.importorskip("torch")
+    inputs = case.sample(np.random.default_rng(1), dtype)
+    fn = torch_conv(case.x_shape, case.w_shape, **case.kwargs)
+    check_vs_torch(conv2d, fn, inputs, **case.kwargs)
+
+
+@pytest.mark.parametrize("wrt", [0, 1, 2])
+def test_each_gradient_alone(wrt):
+    """Only one input requires a gradient: the backward computes that one alone."""
+    inputs = TABLE[0].sample(np.random.default_rng(2), np.float64)
+    check_grad(conv2d, inputs, wrt=[wrt], padding="same", strides=2)
+
+
+def test_the_first_layer_skips_the_input_gradient(monkeypatch):
+    calls = []
+    col2im = conv._col2im
+    monkeypatch.setattr(conv, "_col2im", lambda *a: calls.append(1) or col2im(*a))
+    x, w, b = TABLE[0].sample(np.random.default_rng(3), np.float32)
+    w, b = Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)
+    conv2d(x, w, b).backward(np.ones((2, 4, 5, 4), np.float32))
+    assert calls == [] and w.grad is not None and b.grad is not None
+    x = Tensor(x, requires_grad=True)
+    conv2d(x, w, b).backward(np.ones((2, 4, 5, 4), np.float32))
+    assert calls == [1] and x.grad.shape == x.shape
+
+
+def test_float32_stays_float32_and_mixed_inputs_keep_their_dtypes():
+    rng = np.random.default_rng(4)
+    x = Tensor(rng.standard_normal((2, 5, 5, 3)).astype(np.float32), requires_grad=True)
+    w = Tensor(rng.standard_normal((3, 3, 3, 2)).astype(np.float32), requires_grad=True)
+    b = Tensor(np.zeros(2, np.float64), requires_grad=True)
+    y = conv2d(x, w)
+    assert y.dtype == np.float32
+    y.backward(np.ones(y.shape, np.float32))
+    assert x.grad.dtype == w.grad.dtype == np.float32
+    y = conv2d(x, w, b)
+    assert y.dtype == np.float64
+    y.backward(np.ones(y.shape))
+    assert x.grad.dtype == w.grad.dtype == np.float32 and b.grad.dtype == np.float64
+
+
+def test_conv2d_states_its_backward_formula():
+    assert "Backward:" in conv2d.__doc__
+
+
+def test_no_graph_without_gradients():
+    x, w, b = TABLE[0].sample(np.random.default_rng(5), np.float32)
+    y = conv2d(Tensor(x), Tensor(w), b)
+    assert not y.requires_grad and y.shape == (2, 4, 5, 4)
+
+
+# --------------------------------------------------------------------------- random shapes
+
+needs_torch = pytest.mark.skipif(torch is None, reason="torch is the oracle")
+paddings = st.one_of(
+    st.sampled_from(["valid", "same", "full"]),
+    st.integers(0, 2),
+    st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    st.tuples(
+        st.tuples(st.integers(0, 2), st.integers(0, 2)),
+        st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    ),
+)
+
+
+@needs_torch
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 2),
+    size=st.tuples(st.integers(1, 8), st.integers(1, 8)),
+    channels=st.integers(1, 4),
+    filters=st.integers(1, 3),
+    kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    strides=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    padding=paddings,
+    bias=st.booleans(),
+)
+def test_random_shapes_match_torch(
+    n, size, channels, filters, kernel, strides, dilation, padding, bias
+):
+    x_shape, w_shape = (n, *size, channels), (*kernel, channels, filters)
+    pads = oracle_padding(padding, x_shape, w_shape, strides, dilation)
+    assume(all(n + sum(p) >= (k - 1) * d + 1 for n, p, k, d in zip(size, pads, kernel, dilation)))
+    inputs = Case("drawn", x_shape, w_shape, bias, {}).sample(np.random.default_rng(6), np.float64)
+    kwargs = {"strides": strides, "padding": padding, "dilation": dilation}
+    check_vs_torch(conv2d, torch_conv(x_shape, w_shape, **kwargs), inputs, **kwargs)
+    check_grad(conv2d, inputs, **kwargs)
+
+
+# --------------------------------------------------------------------------- padding rules
+
+
+@pytest.mark.parametrize(
+    "size, kernel, stride, padding, dilation, expected",
+    [
+        (28, 5, 1, "valid", 1, 24),
+        (28, 5, 1, "same", 1, 28),
+        (28, 5, 2, "same", 1, 14),
+        (5, 3, 2, "same", 1, 3),
+        (28, 5, 1, "full", 1, 32),
+        (7, 3, 1, "valid", 2, 3),
+        (7, 3, 2, 1, 1, 4),
+        (7, 3, 1, (0, 2), 1, 7),
+        (2, 3, 1, "valid", 1, 0),
+    ],
+)
+def test_conv_output_size(size, kernel, stride, padding, dilation, expected):
+    assert conv_output_size(size, kernel, stride, padding, dilation) == expected
+
+
+@pytest.mark.parametrize(
+    "padding, size, kernel, stride, dilation, expected",
+    [
+        ("same", 6, 3, 2, 1, ((0, 1), (0, 1))),  # total 1: the extra zero goes bottom/right
+        ("same", 5, 3, 2, 1, ((1, 1), (1, 1))),
+        ("same", 28, 4, 1, 1, ((1, 2), (1, 2))),
+        ("same", 5, 3, 1, 2, ((2, 2), (2, 2))),
+        ("same", 4, 1, 3, 1, ((0, 0), (0, 0))),  # never negative
+        ("full", 5, 3, 1, 2, ((4, 4), (4, 4))),
+        ("Valid", 5, 3, 1, 1, ((0, 0), (0, 0))),
+        (2, 5, 3, 1, 1, ((2, 2), (2, 2))),
+        ((1, 3), 5, 3, 1, 1, ((1, 1), (3, 3))),
+        (((0, 1), (2, 3)), 5, 3, 1, 1, ((0, 1), (2, 3))),
+    ],
+)
+def test_conv_padding(padding, size, kernel, stride, dilation, expected):
+    got = conv_padding(padding, (size, size), (kernel, kernel), (stride, stride), (dilation,) * 2)
+    assert got == expected
+
+
+# --------------------------------------------------------------------------- errors
+
+X, W, B = np.zeros((2, 5, 5, 3), np.float32), np.zeros((3, 3, 3, 4), np.float32), np.zeros(4)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, error, message",
+    [
+        ((X[0], W), {}, ValueError, r"`x` of rank 4.*Received: x.shape=\(5, 5, 3\)"),
+        ((X, W[0]), {}, ValueError, r"`w` of rank 4.*Received: w.shape=\(3, 3, 4\)"),
+        ((X, W[:, :, :2]), {}, ValueError, r"C equal to the channels.*w.shape=\(3, 3, 2, 4\)"),
+        ((X, W, B[:3]), {}, ValueError, r"`b` of shape \(4,\).*Received: b.shape=\(3,\)"),
+        ((X.astype(int), W), {}, TypeError, r"floating-point.*Received: x.dtype=int"),
+        ((X, W.astype(bool)), {}, TypeError, r"floating-point.*Received: w.dtype=bool"),
+        ((X, np.zeros((7, 3, 3, 4))), {}, ValueError, r"kernel.*Received: x.shape"),
+        ((X, W), {"dilation": 3}, ValueError, r"kernel.*dilation=\(3, 3\)"),
+        ((X, W), {"padding": "half"}, ValueError, r"`padding`.*Received: padding='half'"),
+        ((X, W), {"padding": -1}, ValueError, r"`padding`.*Received: padding=-1"),
+        ((X, W), {"padding": (1, 2, 3)}, ValueError, r"Received: padding=\(1, 2, 3\)"),
+        ((X, W), {"strides": 0}, ValueError, r"`strides`.*Received: strides=0"),
+        ((X, W), {"strides": (1, 1.5)}, ValueError, r"Received: strides=\(1, 1.5\)"),
+        ((X, W), {"dilation": "2"}, ValueError, r"`dilation`.*Received: dilation='2'"),
+    ],
+)
+def test_errors_name_the_argument_and_the_value(args, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        conv2d(*args, **kwargs)
+
+
+# --------------------------------------------------------------------------- equivariance
+
+
+@pytest.mark.parametrize("strides", [1, 2, (2, 3)])
+def test_translation_equivariance(strides):
+    """Shifting the input by a multiple of the stride shifts a valid conv's output by as
+    many positions: convolution is translation equivariant."""
+    SH, SW = _pair(strides)
+    rng = np.random.default_rng(7)
+    big = rng.standard_normal((2, 16, 17, 3))
+    w, b = rng.standard_normal((3, 2, 3, 4)), rng.standard_normal(4)
+    x, shifted = big[:, :12, :12], big[:, 2 * SH : 2 * SH + 12, 1 * SW : 1 * SW + 12]
+    y = conv2d(x, w, b, strides=strides).data
+    y_shifted = conv2d(shifted, w, b, strides=strides).data
+    np.testing.assert_allclose(y_shifted[:, :-2, :-1], y[:, 2:, 1:], rtol=1e-12, atol=1e-12)
+    assert not np.allclose(y_shifted, y)
