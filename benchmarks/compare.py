@@ -7,15 +7,19 @@ forward passes are checked to agree before and after one training step). A train
 a full optimizer step: forward, cross-entropy, backward and the text's SGD update (learning
 rate 0.05 with inverse-time decay 1e-6, momentum 0.9, Nesterov). Inference is a forward pass
 in inference mode without a graph. Each measurement is repeated, the frameworks interleaved
-so that machine noise hits all of them, and the median is reported.
+so that machine noise hits all of them, and the median is reported. Importing juanji tunes
+glibc's malloc (``juanji.backend.tune_malloc``: freed memory is kept for reuse rather than
+faulted in again every step); the setting is process-wide, so every framework is timed under
+it, and the notes under the table say whether it was on (``JUANJI_MALLOC_TUNING=0`` turns it
+off for a run).
 
 Peak memory is measured per framework and model in a fresh subprocess: the growth of the
 peak resident set size over the resident size after imports and data creation, while
 building the model, training and predicting (Linux: the kernel's peak, ``VmHWM``, reset at
 that point; elsewhere ``ru_maxrss``). A throwaway instance runs first, so that the
-libraries' lazy initialisation is not counted, and glibc's mmap threshold is fixed, so that
-freed large blocks leave the resident set at once. For juanji the peak of NumPy's allocations
-during one training step (``tracemalloc``) is shown too.
+libraries' lazy initialisation is not counted, and glibc's mmap threshold is fixed (juanji's
+malloc tuning off), so that freed large blocks leave the resident set at once. For juanji
+the peak of NumPy's allocations during one training step (``tracemalloc``) is shown too.
 
 PyTorch and Keras are skipped, with a note, when they are not installed.
 
@@ -24,8 +28,6 @@ Usage:
 """
 
 import argparse
-import ctypes
-import ctypes.util
 import dataclasses
 import gc
 import json
@@ -42,7 +44,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import juanji
-from juanji import optimizers, zoo
+from juanji import backend, optimizers, zoo
 
 # name -> (juanji builder, input shape (H, W, C), batch size)
 MODELS = {
@@ -69,8 +71,6 @@ class Settings:
         steps: a fixed number of steps per repeat instead of calibrating.
         memory: run the peak-memory subprocesses.
         memory_steps: training and inference steps in each memory subprocess.
-        malloc_top_pad_mb: if set, glibc keeps this many MiB of freed heap memory mapped
-            (see :func:`set_malloc_top_pad`), for every framework in the process.
     """
 
     models: tuple = tuple(MODELS)
@@ -81,7 +81,6 @@ class Settings:
     steps: int | None = None
     memory: bool = True
     memory_steps: int = 3
-    malloc_top_pad_mb: int | None = None
 
 
 QUICK = {"repeats": 3, "block_s": 0.2, "memory_steps": 1}
@@ -116,21 +115,6 @@ def pin_threads(n, frameworks):
             tf.config.threading.set_inter_op_parallelism_threads(1)
         except RuntimeError:  # TensorFlow was initialised already; keep its pools
             pass
-
-
-def set_malloc_top_pad(mb):
-    """Make glibc keep ``mb`` MiB of freed heap memory mapped (``mallopt(M_TOP_PAD)``).
-
-    By default glibc hands large freed blocks back to the system, and the next array of
-    that size is faulted in again page by page; code that allocates many short-lived arrays
-    (NumPy temporaries) pays for that on every step.
-
-    Raises:
-        OSError: where the C library has no ``mallopt`` (not glibc).
-    """
-    libc = ctypes.CDLL(ctypes.util.find_library("c"))
-    if not hasattr(libc, "mallopt") or not libc.mallopt(-2, mb << 20):  # -2: M_TOP_PAD
-        raise OSError(f"mallopt(M_TOP_PAD) is not available here. Received: mb={mb}")
 
 
 # --------------------------------------------------------------------------- runners
@@ -360,7 +344,12 @@ def memory_in_subprocess(framework, name, settings):
     ]
     # NOTE: a fixed mmap threshold makes glibc return large freed blocks to the system at
     # once, so that the resident size follows the live memory in every framework alike.
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "131072"}
+    env = {
+        **os.environ,
+        "MALLOC_MMAP_THRESHOLD_": "131072",
+        "MALLOC_TRIM_THRESHOLD_": "131072",
+        "JUANJI_MALLOC_TUNING": "0",
+    }
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode:
         raise RuntimeError(f"The memory run of {framework} {name} failed:\n{done.stderr}")
@@ -375,8 +364,6 @@ def run(settings, log=print):
     ``{"model", "framework", "params", "train", "infer", "rss_mb", "traced_mb"}``."""
     frameworks = [f for f in settings.frameworks if f == "juanji" or _peers.available(f)]
     pin_threads(settings.threads, frameworks)
-    if settings.malloc_top_pad_mb is not None:
-        set_malloc_top_pad(settings.malloc_top_pad_mb)
     rows = []
     for name in settings.models:
         batch = MODELS[name][2]
@@ -484,11 +471,15 @@ def describe(settings, load=0.0):
         if settings.memory
         else "peak memory not measured (--no-memory)."
     )
-    if settings.malloc_top_pad_mb is not None:
-        warnings.append(
-            f"timed with glibc's M_TOP_PAD at {settings.malloc_top_pad_mb} MiB (freed heap "
-            "memory kept mapped) for every framework; the memory runs use the default."
-        )
+    # NOTE: tune_malloc is idempotent: this only asks whether the import could apply it.
+    malloc = (
+        "timed with glibc's malloc tuned by juanji at import (freed memory kept for reuse), "
+        "process-wide, so for every framework alike"
+        if backend.tune_malloc()
+        else "timed with the C library's default malloc settings (juanji's tuning off or not glibc)"
+    )
+    if settings.memory:
+        malloc += "; the memory runs use the default"
     block = f"{settings.steps} steps" if settings.steps else f"~{settings.block_s:g} s"
     cpus = os.cpu_count() or 1
     if settings.threads > 1 and load + settings.threads > cpus + 0.5:
@@ -503,6 +494,7 @@ def describe(settings, load=0.0):
         "train: full optimizer steps (forward, loss, backward, SGD 0.05 momentum 0.9 nesterov, "
         "decay 1e-6); infer: forward passes without a graph; batch 100, synthetic data.",
         memory,
+        malloc + ".",
         "ratios: juanji / peer (above 1 means juanji is faster, or uses more memory).",
         *warnings,
     ]
@@ -526,13 +518,6 @@ def parse_args(argv=None):
     parser.add_argument("--memory-steps", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument(
-        "--malloc-top-pad",
-        type=int,
-        metavar="MB",
-        dest="malloc_top_pad_mb",
-        help="glibc: keep MB MiB of freed heap memory mapped while timing (all frameworks)",
-    )
-    parser.add_argument(
         "--memory-probe", nargs=2, metavar=("FRAMEWORK", "MODEL"), help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
@@ -545,7 +530,7 @@ def parse_args(argv=None):
             parser.error(f"expected --{flag} from {', '.join(known)}. Received: {unknown}")
     if "juanji" not in frameworks:
         parser.error(f"--frameworks must include juanji. Received: {args.frameworks}")
-    for key in ("repeats", "steps", "memory_steps", "malloc_top_pad_mb"):
+    for key in ("repeats", "steps", "memory_steps"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     settings = Settings(

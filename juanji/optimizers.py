@@ -541,9 +541,15 @@ class SGD(Optimizer):
             w -= lr * g
             return
         v = self._slots["momentum"][i]
+        step = np.multiply(g, lr, dtype=w.dtype)  # the one temporary, reused below
         v *= self.momentum
-        v -= lr * g
-        w += self.momentum * v - lr * g if self.nesterov else v
+        v -= step
+        if not self.nesterov:
+            w += v
+            return
+        w -= step  # w += momentum * v - lr * g
+        np.multiply(v, self.momentum, out=step)
+        w += step
 
     def get_config(self):
         return {

@@ -65,7 +65,15 @@ def tanh(x):
     Backward: gx = gy * (1 - y**2).
     """
     y = np.asarray(np.tanh(x))
-    return y, lambda gy: gy * (1 - y * y)
+
+    def backward(gy):
+        gx = np.empty(y.shape, np.result_type(y, gy))  # the one array, updated in place
+        np.multiply(y, y, out=gx)
+        np.subtract(1, gx, out=gx)
+        gx *= gy
+        return gx
+
+    return y, backward
 
 
 @register("activation")

@@ -3,8 +3,9 @@
 The KH*KW shifted windows of the padded input are copied, one kernel tap at a time, into a
 column matrix ``col`` of shape ``(N*OH*OW, KH*KW*C)`` (plus a column of ones that carries the
 bias), so the output, the kernel gradient and the bias gradient are one GEMM each. The input
-gradient is one batched GEMM giving each tap's share, ``gy @ w[kh, kw]^T``, folded back into
-the input by col2im, again a loop over the taps.
+gradient is folded back by col2im, again a loop over the taps: one small GEMM per tap gives its
+share, ``gy @ w[kh, kw]^T``, into a buffer reused by the next tap, and it is added at the
+pixels the tap read.
 """
 
 import math
@@ -276,15 +277,18 @@ def _im2col(x, kernel_size, strides, pads, dilation, out, *, ones):
 
 def _col2im(gy, w, x_shape, strides, pads, dilation, out):
     """The input gradient ``(N, H, W, C)`` from the output gradient ``gy`` ``(N*OH*OW, F)``:
-    each tap's share ``gy @ w[kh, kw]^T`` added back, tap by tap, at the pixels it read."""
+    each tap's share ``gy @ w[kh, kw]^T`` added back, tap by tap, at the pixels it read.
+
+    One share ``(N*OH*OW, C)`` lives at a time (all KH*KW at once would be the size of
+    ``col``); one GEMM per tap is as fast as a batched one over the taps."""
     N, H, W, C = x_shape
-    KH, KW, _, F = w.shape
+    KH, KW = w.shape[:2]
     (top, bottom), (left, right) = pads
-    shares = np.matmul(gy, w.reshape(KH * KW, C, F).transpose(0, 2, 1))  # (KH*KW, M, C)
-    shares = shares.reshape(KH, KW, N, *out, C)
     gxp = np.zeros((N, H + top + bottom, W + left + right, C), gy.dtype)
+    share = np.empty((len(gy), C), gy.dtype)
     for kh, kw, rows, cols in _tap_slices((KH, KW), strides, dilation, out):
-        gxp[:, rows, cols] += shares[kh, kw]
+        np.matmul(gy, w[kh, kw].T, out=share)
+        gxp[:, rows, cols] += share.reshape(N, *out, C)
     return gxp[:, top : top + H, left : left + W]
 
 
