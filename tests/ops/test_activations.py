@@ -13,7 +13,7 @@ from juanji import ops, registry
 from juanji.autograd import Tensor
 from juanji.ops import activations
 from tests.helpers import check_grad, check_vs_torch
-from tests.ops.test_math import Case, away_from, joined, normal
+from tests.ops.cases import Case, away_from, joined, normal
 
 try:
     import torch
