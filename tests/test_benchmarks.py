@@ -92,3 +92,19 @@ def test_missing_keras_is_skipped_with_a_note():
 def test_bad_arguments_are_refused(argv):
     with pytest.raises(SystemExit):
         compare.parse_args(argv)
+
+
+def test_the_op_benchmark_runs_every_row(capsys):
+    pytest.importorskip("torch")
+    import ops  # benchmarks/ops.py
+
+    rows = ops.main(["--repeats", "1", "--block", "0", "--settle", "0", "--batch", "2"])
+    assert len(rows) == 8 and all(juanji_ms > 0 and torch_ms > 0 for _, juanji_ms, torch_ms in rows)
+    assert "ratio" in capsys.readouterr().out
+
+
+def test_the_augmentation_benchmark_reports_a_slowdown(capsys):
+    import augment  # benchmarks/augment.py
+
+    slowdown = augment.main(["--steps", "1", "--repeats", "1", "--batch-size", "8"])
+    assert slowdown > 0 and "slowdown" in capsys.readouterr().out
