@@ -165,11 +165,17 @@ def load_dataset(spec, *, data_dir=None, image_size=(28, 28), channels=1):
     return Dataset(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), names)
 
 
-def _model_dataset(args, model):
-    """The dataset at the model's input size and channels, checked against its classes."""
+def _image_input_shape(model):
+    """The model's input shape ``(None, H, W, C)``; a UsageError if it does not take images."""
     shape = model.build_input_shape
     if shape is None or len(shape) != 4:
         raise UsageError(f"model '{model.name}' does not take images; its input shape is {shape}")
+    return shape
+
+
+def _model_dataset(args, model):
+    """The dataset at the model's input size and channels, checked against its classes."""
+    shape = _image_input_shape(model)
     data = load_dataset(
         args.dataset, data_dir=args.data_dir, image_size=shape[1:3], channels=shape[3]
     )
@@ -389,6 +395,7 @@ def _evaluate_run(model, data, options, seconds, epochs_run, n_fit):
 
 
 def cmd_train(args):
+    """`juanji train`: fit a zoo model on a dataset and write the run folder."""
     run_dir = _run_dir(args)
     options = _train_options(args, run_dir)
     backend.set_seed(options["seed"])
@@ -440,6 +447,7 @@ def cmd_train(args):
 
 # --- evaluate, predict, features, summary -------------------------------------------------
 def cmd_evaluate(args):
+    """`juanji evaluate`: loss, accuracy and confusion matrix on the test split."""
     model = _load_model(args.model, compile=True)
     data = _model_dataset(args, model)
     if not model.compiled:
@@ -478,10 +486,9 @@ def _image_batch(paths, input_shape):
 
 
 def cmd_predict(args):
+    """`juanji predict`: the most probable classes of image files."""
     model = _load_model(args.model)
-    shape = model.build_input_shape
-    if shape is None or len(shape) != 4:
-        raise UsageError(f"model '{model.name}' does not take images; its input shape is {shape}")
+    shape = _image_input_shape(model)
     if args.top < 1:
         raise UsageError(f"--top must be at least 1, got {args.top}")
     names = _class_names(args.model, model)
@@ -506,6 +513,7 @@ def cmd_predict(args):
 
 
 def cmd_features(args):
+    """`juanji features`: the softmax head against an SVM on the learned features."""
     from juanji import features  # NOTE: imports scikit-learn, which only this command needs
 
     model = _load_model(args.model)
@@ -522,11 +530,13 @@ def cmd_features(args):
 
 
 def cmd_summary(args):
+    """`juanji summary`: print a model file's layers and parameter counts."""
     _load_model(args.model).summary()
     return 0
 
 
 def cmd_run_keras1(args):
+    """`juanji run-keras1`: run a Keras 1 script on juanji's compatibility layer."""
     if not os.path.isfile(args.script):
         raise UsageError(f"no script at '{args.script}'")
     try:

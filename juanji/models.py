@@ -10,6 +10,7 @@ from juanji import backend, losses, optimizers, registry, saving
 from juanji import callbacks as callbacks_module
 from juanji import metrics as metrics_module
 from juanji.autograd import no_grad
+from juanji.data.utils import batches
 from juanji.layers.base import Layer, set_weight_arrays
 
 
@@ -167,6 +168,7 @@ class Model(Layer):
 
     @property
     def metrics_names(self):
+        """``"loss"`` then the name of each compiled metric, the order of ``evaluate``."""
         return ["loss"] + [m.name for m in self._metrics]
 
     # --- data checks ---------------------------------------------------------------------
@@ -224,9 +226,7 @@ class Model(Layer):
             n = len(x)
 
             def epoch():
-                order = backend.rng().permutation(n) if shuffle else np.arange(n)
-                for start in range(0, n, batch_size):
-                    index = order[start : start + batch_size]
+                for index in batches(n, batch_size, shuffle=shuffle):
                     if shuffle:
                         index = np.sort(index)  # NOTE: sorted gathers are faster
                     yield x[index], y[index]

@@ -318,6 +318,7 @@ class Optimizer:
 
     @property
     def built(self):
+        """Whether the slots exist (made by ``build`` or restored by ``set_state``)."""
         return bool(self._slots) or (self._variables is not None)
 
     def build(self, variables):

@@ -8,6 +8,7 @@ import pytest
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "juanji"
 
 # Level of each top-level module or subpackage of juanji, bottom to top.
+# fmt: off
 LEVELS = {
     "backend": 0, "registry": 0,
     "autograd": 1,
@@ -20,6 +21,7 @@ LEVELS = {
     "report": 8, "cli": 9, "__main__": 9,
     "compat": 8,
 }
+# fmt: on
 
 
 def _level(module_path):

@@ -7,7 +7,6 @@ NHWC layout ``(N, H, W, 1)`` and int64 labels ``(N,)``.
 import gzip
 import hashlib
 import http.client
-import numbers
 import os
 import urllib.error
 import urllib.request
@@ -18,7 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from juanji.data.idx import read_idx
-from juanji.data.utils import atomic_write, train_test_split
+from juanji.data.utils import atomic_write, check_size, train_test_split
 
 MIRRORS = [
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -234,15 +233,7 @@ def load_digits(*, image_size=None, test_size=0.2, seed=0):
     digits = sklearn_digits()
     x = np.rint(digits.images * (255 / 16)).astype(np.uint8)
     if image_size is not None:
-        if not (
-            isinstance(image_size, (tuple, list))
-            and len(image_size) == 2
-            and all(isinstance(s, numbers.Integral) and s > 0 for s in image_size)
-        ):
-            raise ValueError(
-                f"Expected `image_size` as (height, width) positive integers. "
-                f"Received: image_size={image_size!r}"
-            )
+        check_size("image_size", image_size)
         x = _resize(x, tuple(image_size))
     y = digits.target.astype(np.int64)
     x_train, x_test, y_train, y_test = train_test_split(

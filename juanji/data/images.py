@@ -1,6 +1,5 @@
 """Image files with Pillow: load, convert and resize, and folders of classes as arrays."""
 
-import numbers
 import os
 import warnings
 from typing import NamedTuple
@@ -9,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from juanji import backend
-from juanji.data.utils import as_rng, to_categorical
+from juanji.data.utils import as_rng, check_size, to_categorical
 
 ALLOWED_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 
@@ -37,17 +36,6 @@ def _check_choice(name, value, choices):
         )
 
 
-def _check_size(name, size):
-    if not (
-        isinstance(size, (tuple, list))
-        and len(size) == 2
-        and all(isinstance(s, numbers.Integral) and s > 0 for s in size)
-    ):
-        raise ValueError(
-            f"Expected `{name}` as (height, width) positive integers. Received: {name}={size!r}"
-        )
-
-
 def load_img(path, *, color_mode="rgb", target_size=None, interpolation="nearest"):
     """Load an image file as a Pillow image in the requested mode and size.
 
@@ -67,7 +55,7 @@ def load_img(path, *, color_mode="rgb", target_size=None, interpolation="nearest
     _check_choice("color_mode", color_mode, tuple(_MODES))
     _check_choice("interpolation", interpolation, tuple(_INTERPOLATIONS))
     if target_size is not None:
-        _check_size("target_size", target_size)
+        check_size("target_size", target_size)
     with Image.open(path) as img:
         img.load()
         if img.mode == "P":
@@ -272,7 +260,7 @@ def image_dataset_from_directory(
     _check_choice("interpolation", interpolation, tuple(_INTERPOLATIONS))
     _check_choice("on_error", on_error, ("raise", "skip"))
     _check_choice("subset", subset, ("training", "validation", "both", None))
-    _check_size("image_size", image_size)
+    check_size("image_size", image_size)
     if class_names is not None and labels != "inferred":
         raise ValueError(
             f"Expected `class_names` only with labels='inferred'. Received: labels={labels!r}"

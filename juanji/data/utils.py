@@ -1,4 +1,5 @@
-"""Labels to one-hot, reproducible splits and batches of indices, and atomic file writes."""
+"""Labels to one-hot, reproducible splits and batches of indices, atomic file writes, and
+the checks shared by the data modules."""
 
 import numbers
 import os
@@ -37,6 +38,18 @@ def atomic_write(path, data):
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def check_size(name, size):
+    """Raise ValueError unless ``size`` is a (height, width) pair of positive integers."""
+    if not (
+        isinstance(size, (tuple, list))
+        and len(size) == 2
+        and all(isinstance(s, numbers.Integral) and s > 0 for s in size)
+    ):
+        raise ValueError(
+            f"Expected `{name}` as (height, width) positive integers. Received: {name}={size!r}"
+        )
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from juanji import backend
+
 
 def gradient_norms(model, x, y):
     """The L2 norm of the loss gradient for each weight of a compiled model, on one batch.
@@ -16,7 +18,7 @@ def gradient_norms(model, x, y):
     Returns:
         a list of ``(weight name, norm)`` pairs, input side first. Weights are not changed.
     """
-    x = np.asarray(x, dtype=np.float32)
+    x = np.asarray(x, dtype=backend.floatx())
     y_pred = model(x, training=True)
     loss = model.loss(y, y_pred)
     weights = model.trainable_weights

@@ -25,15 +25,16 @@ def _apply(fn, x):
 def translation_equivariance(fn, x, shift=(1, 1), margin=None):
     """How far ``fn(shift(x))`` is from ``shift(fn(x))``, relative to ``|fn(x)|``.
 
-    For a stride-1 convolution this is ~0 away from the borders (it is equivariant); the
-    border of width ``margin`` (default: the shift plus the kernel reach is unknown here,
-    so the shift doubled) is left out, since zero padding breaks equivariance there.
+    For a stride-1 convolution this is ~0 away from the borders (it is equivariant); a
+    border of width ``margin`` is left out, since zero padding breaks equivariance there.
 
     Args:
         fn: a layer or function mapping (N, H, W, C) images to (N, H', W', C') maps of the
-            same spatial size (a stride-1 "same" convolution) .
+            same spatial size (a stride-1 "same" convolution).
         x: (N, H, W, C) images.
         shift: (dy, dx) pixels.
+        margin: the width of the border left out; default twice the larger shift (the
+            kernel's reach is not known here).
 
     Returns:
         the relative error, a float.

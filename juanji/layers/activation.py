@@ -1,7 +1,7 @@
 """Activation layers with their own parameters: PReLU, LeakyReLU, ReLU, ELU, Softmax."""
 
 from juanji import ops, registry
-from juanji.layers.base import Layer
+from juanji.layers.base import ElementwiseLayer, Layer
 
 
 @registry.register("layer")
@@ -58,13 +58,8 @@ class PReLU(Layer):
         }
 
 
-class _ElementwiseActivation(Layer):
-    def _check_input(self, x):
-        """Elementwise: any shape is fine."""
-
-
 @registry.register("layer")
-class LeakyReLU(_ElementwiseActivation):
+class LeakyReLU(ElementwiseLayer):
     """``x`` for positive inputs, ``negative_slope * x`` otherwise (Keras 3 default 0.3).
 
     Example:
@@ -84,7 +79,7 @@ class LeakyReLU(_ElementwiseActivation):
 
 
 @registry.register("layer")
-class ReLU(_ElementwiseActivation):
+class ReLU(ElementwiseLayer):
     """Rectified linear unit ``max(x, 0)``.
 
     Example:
@@ -97,7 +92,7 @@ class ReLU(_ElementwiseActivation):
 
 
 @registry.register("layer")
-class ELU(_ElementwiseActivation):
+class ELU(ElementwiseLayer):
     """Exponential linear unit: ``x`` if positive, ``alpha * (exp(x) - 1)`` otherwise."""
 
     def __init__(self, alpha=1.0, **kwargs):
@@ -112,7 +107,7 @@ class ELU(_ElementwiseActivation):
 
 
 @registry.register("layer")
-class Softmax(_ElementwiseActivation):
+class Softmax(ElementwiseLayer):
     """Softmax along ``axis``: positive outputs summing to 1.
 
     Example:

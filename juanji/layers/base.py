@@ -59,12 +59,14 @@ class Layer:
 
     @property
     def trainable_weights(self):
+        """The weights the optimizer updates (none when the layer is frozen)."""
         if not self.trainable:
             return []
         return [w for w, trainable in self._weights if trainable]
 
     @property
     def non_trainable_weights(self):
+        """The weights the optimizer leaves alone (all of them when the layer is frozen)."""
         if not self.trainable:
             return [w for w, _ in self._weights]
         return [w for w, trainable in self._weights if not trainable]
@@ -147,6 +149,13 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}>"
 
 
+class ElementwiseLayer(Layer):
+    """A layer acting on each value alone, so it takes inputs of any shape."""
+
+    def _check_input(self, x):
+        """Any shape is fine."""
+
+
 class KernelLayer(Layer):
     """Shared by layers with a kernel, an optional bias and an optional activation
     (``Dense``, ``Conv2D``): their weights, their activation and their config."""
@@ -187,6 +196,7 @@ class KernelLayer(Layer):
             )
 
     def activate(self, y):
+        """``y`` through the layer's activation, or unchanged when it has none."""
         return self.activation(y) if self.activation else y
 
     def get_config(self):
@@ -232,19 +242,8 @@ def activation_name(fn):
     return None if fn is None else fn.__name__
 
 
-def pair(value, name):
-    """``value`` as a pair of positive ints: ``3`` -> ``(3, 3)``."""
-    if isinstance(value, int):
-        value = (value, value)
-    value = tuple(value)
-    if len(value) != 2 or not all(isinstance(v, int) and v > 0 for v in value):
-        raise ValueError(
-            f"Expected a positive int or a pair of them for `{name}`. Received: {name}={value!r}"
-        )
-    return value
-
-
 def check_data_format(data_format):
+    """``data_format`` after checking it is ``"channels_last"`` or ``"channels_first"``."""
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError(
             "Expected data_format 'channels_last' or 'channels_first'. "

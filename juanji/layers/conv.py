@@ -6,9 +6,9 @@ from juanji.layers.base import (
     check_data_format,
     check_padding,
     from_channels_last,
-    pair,
     to_channels_last,
 )
+from juanji.ops.conv import as_pair
 
 
 @registry.register("layer", "Convolution2D")
@@ -70,11 +70,11 @@ class Conv2D(KernelLayer):
                 f"Expected a positive int for `filters`. Received: filters={filters!r}"
             )
         self.filters = filters
-        self.kernel_size = pair(kernel_size, "kernel_size")
-        self.strides = pair(strides, "strides")
+        self.kernel_size = as_pair(kernel_size, "kernel_size")
+        self.strides = as_pair(strides, "strides")
         self.padding = check_padding(padding)
         self.data_format = check_data_format(data_format)
-        self.dilation_rate = pair(dilation_rate, "dilation_rate")
+        self.dilation_rate = as_pair(dilation_rate, "dilation_rate")
 
     def build(self, input_shape):
         if len(input_shape) != 4:

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from juanji import ops, registry
-from juanji.layers.base import KernelLayer, Layer, activation_fn, activation_name
+from juanji.layers.base import ElementwiseLayer, KernelLayer, Layer, activation_fn, activation_name
 
 
 @registry.register("layer", "InputLayer")
@@ -170,7 +170,7 @@ class Dropout(Layer):
 
 
 @registry.register("layer")
-class Activation(Layer):
+class Activation(ElementwiseLayer):
     """Applies an activation by name or callable, e.g. ``Activation("tanh")``.
 
     Example:
@@ -184,9 +184,6 @@ class Activation(Layer):
 
     def call(self, x, training=False):
         return self.activation(x)
-
-    def _check_input(self, x):
-        """Elementwise: any shape is fine."""
 
     def get_config(self):
         return {**super().get_config(), "activation": activation_name(self.activation)}

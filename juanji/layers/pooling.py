@@ -6,9 +6,9 @@ from juanji.layers.base import (
     check_data_format,
     check_padding,
     from_channels_last,
-    pair,
     to_channels_last,
 )
+from juanji.ops.conv import as_pair
 
 
 class _Pooling2D(Layer):
@@ -20,8 +20,8 @@ class _Pooling2D(Layer):
         self, pool_size=(2, 2), strides=None, padding="valid", data_format="channels_last", **kwargs
     ):
         super().__init__(**kwargs)
-        self.pool_size = pair(pool_size, "pool_size")
-        self.strides = self.pool_size if strides is None else pair(strides, "strides")
+        self.pool_size = as_pair(pool_size, "pool_size")
+        self.strides = self.pool_size if strides is None else as_pair(strides, "strides")
         self.padding = check_padding(padding, allowed=("valid", "same"))
         self.data_format = check_data_format(data_format)
 
