@@ -263,12 +263,18 @@ def _warm_up(runner, kind, settings, batch):
 
 def measure(runners, kind, settings, batch):
     """Median samples/s of each runner for ``kind`` ("train" or "infer"), after a warm-up,
-    with the runners interleaved (in a rotating order) within every repeat."""
+    with the runners interleaved (in a rotating order) within every repeat.
+
+    Each timed block follows an untimed lead-in of a quarter of its steps: the previous
+    framework's worker threads keep spinning for a while after its last call (OpenMP and
+    OpenBLAS both busy-wait), and would otherwise steal the cores from the next one.
+    """
     steps = [_warm_up(r, kind, settings, batch) for r in runners]
     rates = [[] for _ in runners]
     for repeat in range(settings.repeats):
         shift = repeat % len(runners)
         for j in list(range(shift, len(runners))) + list(range(shift)):
+            _run_block(runners[j], kind, max(1, steps[j] // 4), batch)
             rates[j].append(_run_block(runners[j], kind, steps[j], batch))
     return {r.framework: statistics.median(rs) for r, rs in zip(runners, rates)}
 
@@ -490,7 +496,9 @@ def describe(settings, load=0.0):
         )
     return [
         f"{settings.threads} threads, median of {settings.repeats} repeats ({block} each), "
-        "frameworks interleaved; " + ", ".join(versions) + ".",
+        "frameworks interleaved, each timed block after an untimed lead-in; "
+        + ", ".join(versions)
+        + ".",
         "train: full optimizer steps (forward, loss, backward, SGD 0.05 momentum 0.9 nesterov, "
         "decay 1e-6); infer: forward passes without a graph; batch 100, synthetic data.",
         memory,
