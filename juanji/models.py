@@ -176,10 +176,11 @@ class Model(Layer):
         """Validate and convert (x, y) before any step: float x of the model's input shape,
         as many targets as samples, targets that fit the loss and the output shape."""
         x = np.asarray(x)
-        if x.dtype.kind in "iub":
-            x = x.astype(backend.floatx())
-        elif x.dtype.kind != "f":
+        if x.dtype.kind not in "iubf":
             raise TypeError(f"Expected numeric input data. Received: x.dtype={x.dtype}")
+        # NOTE: inputs take the weights' dtype, as Keras casts to the compute dtype, so
+        # `x / 255.0` (float64) does not silently run the whole model in float64.
+        x = x.astype(backend.floatx(), copy=False)
         if x.ndim < 2:
             raise ValueError(
                 f"Expected x with a batch axis and at least one feature axis. "

@@ -289,3 +289,12 @@ def test_backup_and_restore_resumes_to_the_uninterrupted_result(tmp_path):
     assert resumed.optimizer.iterations == reference.optimizer.iterations
     for a, b in zip(reference.get_weights(), resumed.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_float64_and_integer_inputs_run_in_the_models_float32():
+    x, y = _blobs(16)
+    model = _tiny_cnn()
+    for data in (x.astype(np.float64), (x * 100).astype(np.int32)):
+        assert model.predict(data).dtype == np.float32
+    model.fit(x.astype(np.float64), y, batch_size=8, epochs=1, verbose=0)
+    assert all(w.dtype == np.float32 for w in model.weights)
