@@ -20,12 +20,6 @@ from juanji.compat.keras1 import hints, optimizers
 _NO_SAMPLE_WEIGHTS = {"class_weight": (None,), "sample_weight": (None,)}
 
 
-def _floatx(a):
-    """``a`` as an array, floating point ones cast to the default float type."""
-    a = np.asarray(a)
-    return a.astype(backend.floatx()) if a.dtype.kind == "f" else a
-
-
 def _check_overwrite(filepath, overwrite):
     # NOTE: Keras 1 asked on the terminal whether to overwrite; a script here is told instead.
     if not overwrite and os.path.exists(filepath):
@@ -129,7 +123,6 @@ class Sequential(models.Sequential):
                 ("note", "fit", "shuffle"),
                 "keras1 note: fit(shuffle='batch') shuffles whole samples here",
             )
-        x, y = _floatx(x), _floatx(y)
         if validation_data is not None:
             validation_data = self._validation_arrays(validation_data)
         if verbose:
@@ -162,7 +155,7 @@ class Sequential(models.Sequential):
                 "Sample weights in validation_data are not supported. "
                 "Received: validation_data=(x, y, sample_weight)"
             )
-        return _floatx(validation_data[0]), _floatx(validation_data[1])
+        return validation_data[0], validation_data[1]
 
     def fit_generator(
         self,
@@ -208,7 +201,7 @@ class Sequential(models.Sequential):
         def batches():
             batch = first
             while True:
-                yield _floatx(batch[0]), _floatx(batch[1])
+                yield batch[0], batch[1]
                 batch = next(generator)
 
         if validation_data is not None:
@@ -231,8 +224,8 @@ class Sequential(models.Sequential):
         hints.only_no_effect("evaluate", legacy, {"sample_weight": (None,)})
         with self._showing_accuracy("evaluate", show_accuracy):
             return super().evaluate(
-                _floatx(x),
-                _floatx(y),
+                x,
+                y,
                 batch_size=batch_size,
                 verbose=verbose,
                 return_dict=return_dict,
@@ -240,7 +233,7 @@ class Sequential(models.Sequential):
 
     def predict(self, x, batch_size=32, verbose=0):
         """The outputs for ``x``, computed ``batch_size`` samples at a time."""
-        return super().predict(_floatx(x), batch_size=batch_size)
+        return super().predict(x, batch_size=batch_size)
 
     def predict_proba(self, x, batch_size=32, verbose=1):
         """The outputs for ``x`` (Keras 1's name for ``predict`` on probability outputs)."""
@@ -271,9 +264,9 @@ class Sequential(models.Sequential):
         """
         hints.only_no_effect("train_on_batch", legacy, _NO_SAMPLE_WEIGHTS)
         if not accuracy:
-            return super().train_on_batch(_floatx(x), _floatx(y), return_dict=return_dict)
+            return super().train_on_batch(x, y, return_dict=return_dict)
         self._require_compiled("train_on_batch")
-        x, y = self._check_arrays(_floatx(x), _floatx(y))
+        x, y = self._check_arrays(x, y)
         loss, y_pred = self.train_step(x, y)
         return loss, self._accuracy(y, y_pred)
 
@@ -282,9 +275,9 @@ class Sequential(models.Sequential):
         ``accuracy=True`` (Keras 0)."""
         hints.only_no_effect("test_on_batch", legacy, {"sample_weight": (None,)})
         if not accuracy:
-            return super().test_on_batch(_floatx(x), _floatx(y), return_dict=return_dict)
+            return super().test_on_batch(x, y, return_dict=return_dict)
         self._require_compiled("test_on_batch")
-        x, y = self._check_arrays(_floatx(x), _floatx(y))
+        x, y = self._check_arrays(x, y)
         with no_grad():
             y_pred = self(x, training=False)
             loss = float(self.loss(y, y_pred).data)
