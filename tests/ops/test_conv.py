@@ -151,6 +151,56 @@ def test_the_first_layer_skips_the_input_gradient(monkeypatch):
     assert calls == [1] and x.grad.shape == x.shape
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_gradient_one_image_at_a_time(case, monkeypatch):
+    """Large layers build their column matrix (forward and kernel gradient) and fold back their
+    input gradient a group of images at a time; forced down to single images, every case still
+    passes the gradient check."""
+    monkeypatch.setattr(conv, "_KEPT_COL_BYTES", 0)
+    monkeypatch.setattr(conv, "_IM2COL_GROUP_BYTES", 1)
+    monkeypatch.setattr(conv, "_COL2IM_GROUP_BYTES", 1)
+    check_grad(conv2d, case.sample(np.random.default_rng(0), np.float64), **case.kwargs)
+
+
+@pytest.mark.parametrize("images", [1, 2, 3])
+def test_groups_of_images_give_the_whole_batch_results(images, monkeypatch):
+    """Five 6x5x3 images, "same" 3x3 kernel: groups of 1, 2 or 3 images (the last one short)
+    give the whole batch's output and gradients."""
+    rng = np.random.default_rng(6)
+    x, w, b = (
+        Tensor(rng.standard_normal(s), requires_grad=True) for s in [(5, 6, 5, 3), (3, 3, 3, 4), 4]
+    )
+    gy = rng.standard_normal((5, 6, 5, 4))
+
+    def run():
+        for t in (x, w, b):
+            t.zero_grad()
+        y = conv2d(x, w, b, padding="same")
+        y.backward(gy)
+        return [y.data, x.grad, w.grad, b.grad]
+
+    whole = run()
+    col_bytes_per_image = 6 * 5 * (3 * 3 * 3 + 1) * 8  # OH*OW rows of K weights and a bias
+    col2im_bytes_per_image = (6 * 5 + 8 * 7) * 3 * 8  # the share and the padded gradient
+    monkeypatch.setattr(conv, "_KEPT_COL_BYTES", 0)
+    monkeypatch.setattr(conv, "_IM2COL_GROUP_BYTES", images * col_bytes_per_image)
+    monkeypatch.setattr(conv, "_COL2IM_GROUP_BYTES", images * col2im_bytes_per_image)
+    im2col_calls, im2col = [], conv._im2col
+    monkeypatch.setattr(
+        conv, "_im2col", lambda x, **kw: im2col_calls.append(len(x)) or im2col(x, **kw)
+    )
+    col2im_calls, col2im_group = [], conv._col2im_group
+    monkeypatch.setattr(
+        conv, "_col2im_group", lambda gy, *a: col2im_calls.append(len(gy)) or col2im_group(gy, *a)
+    )
+    grouped = run()
+    expected_groups = [images] * (5 // images) + [5 % images] * (5 % images > 0)
+    assert im2col_calls == expected_groups * 2  # forward, then the kernel gradient
+    assert col2im_calls == expected_groups
+    for got, expected in zip(grouped, whole):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
 def test_float32_stays_float32_and_mixed_inputs_keep_their_dtypes():
     rng = np.random.default_rng(4)
     x = Tensor(rng.standard_normal((2, 5, 5, 3)).astype(np.float32), requires_grad=True)
