@@ -8,13 +8,15 @@ Usage:
     python benchmarks/augment.py [--mnist DIR] [--steps 50] [--repeats 5] [--batch-size 100]
 """
 
+import juanji  # first: before NumPy loads OpenBLAS, it sets OpenBLAS's thread timeout
+
+# isort: split
 import argparse
 import statistics
 import time
 
 import numpy as np
 
-import juanji
 from juanji import zoo
 from juanji.datasets import digits, mnist
 from juanji.preprocessing.image import ImageDataGenerator

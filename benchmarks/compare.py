@@ -27,6 +27,9 @@ Usage:
     python benchmarks/compare.py [--quick] [--models seed_cnn,mlp] [--threads N] [--markdown]
 """
 
+import juanji  # first: before NumPy loads OpenBLAS, it sets OpenBLAS's thread timeout
+
+# isort: split
 import argparse
 import dataclasses
 import gc
@@ -43,7 +46,6 @@ import _peers
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-import juanji
 from juanji import backend, optimizers, zoo
 
 # name -> (juanji builder, input shape (H, W, C), batch size)
@@ -486,6 +488,10 @@ def describe(settings, load=0.0):
     )
     if settings.memory:
         malloc += "; the memory runs use the default"
+    blas = (
+        f"OpenBLAS's idle threads spin for 2**{os.environ.get('OPENBLAS_THREAD_TIMEOUT')} "
+        "cycles (OPENBLAS_THREAD_TIMEOUT, set by importing juanji before NumPy)"
+    )
     block = f"{settings.steps} steps" if settings.steps else f"~{settings.block_s:g} s"
     cpus = os.cpu_count() or 1
     if settings.threads > 1 and load + settings.threads > cpus + 0.5:
@@ -503,6 +509,7 @@ def describe(settings, load=0.0):
         "decay 1e-6); infer: forward passes without a graph; batch 100, synthetic data.",
         memory,
         malloc + ".",
+        blas + ".",
         "ratios: juanji / peer (above 1 means juanji is faster, or uses more memory).",
         *warnings,
     ]

@@ -11,6 +11,9 @@ Usage:
     python benchmarks/ops.py [--threads 2] [--repeats 9] [--batch 100]
 """
 
+import juanji  # noqa: F401 (first: before NumPy loads OpenBLAS, it sets its thread timeout)
+
+# isort: split
 import argparse
 import statistics
 import time

@@ -11,6 +11,7 @@ Example:
 """
 
 from juanji import (
+    _blas_threads,  # noqa: F401 (first: it configures OpenBLAS before NumPy loads it)
     callbacks,
     datasets,
     initializers,
