@@ -10,7 +10,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "juanji"
 # Level of each top-level module or subpackage of juanji, bottom to top.
 # fmt: off
 LEVELS = {
-    "_blas_threads": 0, "backend": 0, "registry": 0,
+    "_blas_threads": 0, "backend": 0, "parallel": 0, "registry": 0,
     "autograd": 1,
     "ops": 2,
     "initializers": 3, "regularizers": 3, "data": 3,

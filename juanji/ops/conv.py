@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from juanji import backend
+from juanji import backend, parallel
 from juanji.autograd import primitive
 
 __all__ = ["conv2d", "conv_output_size", "conv_padding"]
@@ -25,6 +25,9 @@ _MODES = ("valid", "same", "full")
 # one back from memory on the 32- and 64-channel layers measured, and 100+ MB lighter).
 _KEPT_COL_BYTES = 16 << 20
 _IM2COL_GROUP_BYTES = 4 << 20
+# A convolution of at least this many multiply-adds runs on parallel.workers() threads; on
+# smaller ones (the seed CNN's: 6-14 M) the threads' overhead outweighed their gain.
+_THREADS_MIN_MACS = 50_000_000
 # The input gradient is folded back a group of images at a time, sized to stay in cache
 # (20-30% faster on the 32- and 64-channel layers than the whole batch).
 _COL2IM_GROUP_BYTES = 4 << 20
@@ -211,7 +214,8 @@ def conv2d(x, w, b=None, *, strides=1, padding="valid", dilation=1, needs_grad=(
     OH, OW = out
     K = KH * KW * C
     needs_x, needs_w, needs_b = (*needs_grad, False)[:3]  # a call may leave out b
-    col = _ColumnMatrix(x, (KH, KW), strides, pads, dilation, out, ones=b is not None)
+    n_workers = parallel.workers() if N * OH * OW * K * F >= _THREADS_MIN_MACS else 1
+    col = _ColumnMatrix(x, (KH, KW), strides, pads, dilation, out, b is not None, n_workers)
     wb = w.reshape(K, F) if b is None else np.concatenate([w.reshape(K, F), b[None].astype(dtype)])
     y = col.times(wb, keep=needs_w)  # (N*OH*OW, F)
 
@@ -219,7 +223,7 @@ def conv2d(x, w, b=None, *, strides=1, padding="valid", dilation=1, needs_grad=(
         gy = gy.reshape(N * OH * OW, F)
         gx = gw = gb = None
         if needs_x:
-            gx = _col2im(gy, w, x.shape, strides, pads, dilation, out)
+            gx = _col2im(gy, w, x.shape, strides, pads, dilation, out, n_workers)
         if needs_w:
             gwb = col.transposed_times(gy)  # (K [+ 1], F): the last row, against the ones, is gb
             gw = gwb[:K].reshape(KH, KW, C, F)
@@ -235,12 +239,13 @@ def conv2d(x, w, b=None, *, strides=1, padding="valid", dilation=1, needs_grad=(
 class _ColumnMatrix:
     """The im2col matrix ``col`` ``(N*OH*OW, K [+ 1])`` of images ``x``, in products.
 
+    Products go a group of images at a time, the groups spread over ``n_workers`` threads.
     A matrix up to ``_KEPT_COL_BYTES`` is built once and kept for the kernel gradient; a
-    larger one is never held whole: each product builds it again a group of images at a
-    time, each group small enough to stay in cache until its GEMM has read it."""
+    larger one is never held whole: each product builds it again, each group small enough
+    to stay in cache until its GEMM has read it."""
 
-    def __init__(self, x, kernel_size, strides, pads, dilation, out, *, ones):
-        self.x, self.rows_per_image = x, out[0] * out[1]
+    def __init__(self, x, kernel_size, strides, pads, dilation, out, ones, n_workers):
+        self.x, self.rows_per_image, self.n_workers = x, out[0] * out[1], n_workers
         self.build = functools.partial(
             _im2col,
             kernel_size=kernel_size,
@@ -258,28 +263,43 @@ class _ColumnMatrix:
 
     def times(self, wb, *, keep):
         """``col @ wb`` ``(N*OH*OW, F)``; ``keep`` the matrix for later if it is small."""
-        if (keep and self.small) or self.group == len(self.x):
-            col = self.build(self.x)
-            self.kept = col if keep and self.small else None
-            return col @ wb
         y = np.empty((len(self.x) * self.rows_per_image, wb.shape[1]), wb.dtype)
-        for rows, images in self._groups():
-            np.matmul(self.build(images), wb, out=y[rows])
+        if keep and self.small:
+            self.kept = np.empty((self.width, len(y)), wb.dtype).T
+
+            def product(rows, images):
+                np.matmul(self.build(images, into=self.kept[rows]), wb, out=y[rows])
+
+            parallel.map_tasks(product, self._groups(per_worker=True), self.n_workers)
+        else:
+            parallel.map_tasks(
+                lambda rows, images: np.matmul(self.build(images), wb, out=y[rows]),
+                self._groups(),
+                self.n_workers,
+            )
         return y
 
     def transposed_times(self, gy):
         """``col^T @ gy`` ``(K [+ 1], F)`` for ``gy`` ``(N*OH*OW, F)``."""
         if self.kept is not None:
-            return self.kept.T @ gy
-        total = np.zeros((self.width, gy.shape[1]), gy.dtype)
-        part = np.empty_like(total)
-        for rows, images in self._groups():
-            total += np.matmul(self.build(images).T, gy[rows], out=part)
-        return total
+            parts = parallel.map_tasks(
+                lambda rows, _: self.kept[rows].T @ gy[rows],
+                self._groups(per_worker=True),
+                self.n_workers,
+            )
+        else:
+            parts = parallel.map_tasks(
+                lambda rows, images: self.build(images).T @ gy[rows], self._groups(), self.n_workers
+            )
+        return functools.reduce(np.add, parts)
 
-    def _groups(self):
-        """``(rows of col, images)`` for each group of images."""
-        for start, stop in _groups(len(self.x), self.group):
+    def _groups(self, *, per_worker=False):
+        """``(rows of col, images)`` for each group of images: cache-sized ones, or one per
+        worker thread (for a kept matrix)."""
+        N = len(self.x)
+        per_thread = -(-N // self.n_workers)
+        size = per_thread if per_worker else min(self.group, per_thread)
+        for start, stop in _groups(N, size):
             rows = slice(start * self.rows_per_image, stop * self.rows_per_image)
             yield rows, self.x[start:stop]
 
@@ -324,9 +344,10 @@ def _tap_slices(kernel_size, strides, dilation, out):
             yield kh, kw, rows, cols
 
 
-def _im2col(x, kernel_size, strides, pads, dilation, out, *, ones):
+def _im2col(x, kernel_size, strides, pads, dilation, out, *, ones, into=None):
     """The windows of ``x`` as a ``(N*OH*OW, KH*KW*C)`` matrix with columns ordered
-    ``(kh, kw, c)``, plus a last column of ones if ``ones``.
+    ``(kh, kw, c)``, plus a last column of ones if ``ones``; written into ``into`` (the
+    transpose of a row-contiguous array of that shape) when given.
 
     The matrix is the transpose of a C-contiguous ``(KH*KW*C, N*OH*OW)`` array: filled from
     the channel-planar padded input, each tap copies runs of OW pixels: faster than runs of C
@@ -336,7 +357,7 @@ def _im2col(x, kernel_size, strides, pads, dilation, out, *, ones):
     (KH, KW), (OH, OW) = kernel_size, out
     K = KH * KW * C
     xp = _pad(x.transpose(3, 0, 1, 2), pads)  # (C, N, Hp, Wp)
-    colt = np.empty((K + 1 if ones else K, N * OH * OW), x.dtype)
+    colt = np.empty((K + ones, N * OH * OW), x.dtype) if into is None else into.T
     windows = colt[:K].reshape(KH, KW, C, N, OH, OW)
     for kh, kw, rows, cols in _tap_slices(kernel_size, strides, dilation, out):
         windows[kh, kw] = xp[:, :, rows, cols]
@@ -345,26 +366,38 @@ def _im2col(x, kernel_size, strides, pads, dilation, out, *, ones):
     return colt.T
 
 
-def _col2im(gy, w, x_shape, strides, pads, dilation, out):
+def _col2im(gy, w, x_shape, strides, pads, dilation, out, n_workers):
     """The input gradient ``(N, H, W, C)`` from the output gradient ``gy`` ``(N*OH*OW, F)``:
     each tap's share ``gy @ w[kh, kw]^T`` added back, tap by tap, at the pixels it read.
 
     One share lives at a time (all KH*KW at once would be the size of ``col``); one GEMM per
-    tap is as fast as a batched one over the taps. The images go through in groups small
-    enough that a group's share and padded gradient stay in cache while its taps add up."""
-    N, H, W, C = x_shape
+    tap is as fast as a batched one over the taps. Each of ``n_workers`` threads takes a range
+    of the images, and goes through it in groups small enough that a group's share and padded
+    gradient stay in cache while its taps add up."""
+    N = x_shape[0]
+    gx = np.empty(x_shape, gy.dtype)
+    gy = gy.reshape(N, -1, gy.shape[1])
+
+    def fold_range(start, stop):
+        _col2im_range(gy[start:stop], w, gx[start:stop], strides, pads, dilation, out)
+
+    parallel.map_tasks(fold_range, _groups(N, -(-N // n_workers)), n_workers)
+    return gx
+
+
+def _col2im_range(gy, w, gx, strides, pads, dilation, out):
+    """Fill ``gx`` ``(n, H, W, C)`` from ``gy`` ``(n, OH*OW, F)``, a cache-sized group of
+    images at a time."""
+    n, H, W, C = gx.shape
     (top, bottom), (left, right) = pads
     Hp, Wp = H + top + bottom, W + left + right
-    group = _group_size(N, (out[0] * out[1] + Hp * Wp) * C * gy.itemsize, _COL2IM_GROUP_BYTES)
-    gx = np.empty(x_shape, gy.dtype)
+    group = _group_size(n, (out[0] * out[1] + Hp * Wp) * C * gy.itemsize, _COL2IM_GROUP_BYTES)
     gxp = np.empty((group, Hp, Wp, C), gy.dtype)
     share = np.empty((group * out[0] * out[1], C), gy.dtype)
-    gy = gy.reshape(N, -1, gy.shape[1])
-    for start, stop in _groups(N, group):
-        n = stop - start
-        _col2im_group(gy[start:stop], w, gxp[:n], share, strides, dilation, out)
-        gx[start:stop] = gxp[:n, top : top + H, left : left + W]
-    return gx
+    for start, stop in _groups(n, group):
+        size = stop - start
+        _col2im_group(gy[start:stop], w, gxp[:size], share, strides, dilation, out)
+        gx[start:stop] = gxp[:size, top : top + H, left : left + W]
 
 
 def _col2im_group(gy, w, gxp, share, strides, dilation, out):

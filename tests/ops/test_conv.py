@@ -9,6 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from juanji import parallel
 from juanji.autograd import Tensor
 from juanji.ops import conv
 from juanji.ops.conv import conv2d, conv_output_size, conv_padding
@@ -179,6 +180,7 @@ def test_groups_of_images_give_the_whole_batch_results(images, monkeypatch):
         y.backward(gy)
         return [y.data, x.grad, w.grad, b.grad]
 
+    monkeypatch.setattr(parallel, "workers", lambda: 1)
     whole = run()
     col_bytes_per_image = 6 * 5 * (3 * 3 * 3 + 1) * 8  # OH*OW rows of K weights and a bias
     col2im_bytes_per_image = (6 * 5 + 8 * 7) * 3 * 8  # the share and the padded gradient
@@ -198,6 +200,34 @@ def test_groups_of_images_give_the_whole_batch_results(images, monkeypatch):
     assert im2col_calls == expected_groups * 2  # forward, then the kernel gradient
     assert col2im_calls == expected_groups
     for got, expected in zip(grouped, whole):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("keep_col", [True, False])
+@pytest.mark.parametrize("workers", [2, 3])
+def test_worker_threads_give_the_one_thread_results(workers, keep_col, monkeypatch):
+    """Seven images split over 2 or 3 threads, with the column matrix kept or rebuilt in
+    groups of two images: the same output and gradients as one thread."""
+    rng = np.random.default_rng(8)
+    shapes = [(7, 6, 5, 3), (3, 3, 3, 4), 4]
+    x, w, b = (Tensor(rng.standard_normal(s), requires_grad=True) for s in shapes)
+    gy = rng.standard_normal((7, 3, 3, 4))
+
+    monkeypatch.setattr(conv, "_THREADS_MIN_MACS", 0)
+
+    def run(n_workers):
+        monkeypatch.setattr(parallel, "workers", lambda: n_workers)
+        for t in (x, w, b):
+            t.zero_grad()
+        y = conv2d(x, w, b, strides=2, padding="same")
+        y.backward(gy)
+        return [y.data, x.grad, w.grad, b.grad]
+
+    if not keep_col:
+        monkeypatch.setattr(conv, "_KEPT_COL_BYTES", 0)
+        monkeypatch.setattr(conv, "_IM2COL_GROUP_BYTES", 2 * 3 * 3 * 28 * 8)
+    one_thread = run(1)
+    for got, expected in zip(run(workers), one_thread):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 

@@ -1,0 +1,64 @@
+"""Running an op's independent parts (groups of images) on several threads at once.
+
+juanji uses as many threads as NumPy's BLAS is set to use (``OPENBLAS_NUM_THREADS``, or
+threadpoolctl's ``threadpool_limits``, set both). Much of a convolution's time is NumPy
+copying and many small GEMMs, which one multi-threaded BLAS call at a time cannot spread over
+the cores; so a large convolution hands its groups of images to a pool of that many threads
+instead, each running single-threaded BLAS (NumPy releases the GIL in its copies and GEMMs).
+The pool is only used when OpenBLAS's idle threads spin for a bounded time
+(``juanji._blas_threads``); otherwise they would take the cores from it for ~0.1 s after
+every multi-threaded BLAS call.
+"""
+
+import concurrent.futures
+import threading
+
+import threadpoolctl
+
+from juanji import _blas_threads
+
+_lock = threading.Lock()
+_controller = None
+_executor, _executor_size = None, 0
+
+
+def _blas():
+    """threadpoolctl's handle on the BLAS libraries loaded in the process (found once)."""
+    global _controller
+    with _lock:
+        if _controller is None:
+            _controller = threadpoolctl.ThreadpoolController().select(user_api="blas")
+        return _controller
+
+
+def workers():
+    """The number of threads juanji's ops use: NumPy's BLAS thread count (at least 1), or 1
+    when OpenBLAS's idle threads may spin unbounded."""
+    if not _blas_threads.SPIN_BOUNDED:
+        return 1
+    return max([1, *(lib.num_threads for lib in _blas().lib_controllers)])
+
+
+def map_tasks(fn, tasks, n_workers):
+    """``[fn(*task) for task in tasks]``, on ``n_workers`` threads when that is over 1.
+
+    Meanwhile BLAS runs single-threaded, so that the threads do not compete with BLAS's own.
+    ``fn`` must only write to memory no other task touches.
+    """
+    tasks = list(tasks)
+    if n_workers <= 1 or len(tasks) <= 1:
+        return [fn(*task) for task in tasks]
+    with _blas().limit(limits=1):
+        return list(_pool(n_workers).map(lambda task: fn(*task), tasks))
+
+
+def _pool(n_workers):
+    """A pool of ``n_workers`` threads, kept until another size is asked for."""
+    global _executor, _executor_size
+    with _lock:
+        if _executor_size != n_workers:
+            if _executor is not None:
+                _executor.shutdown(wait=False)
+            _executor = concurrent.futures.ThreadPoolExecutor(n_workers, "juanji")
+            _executor_size = n_workers
+        return _executor

@@ -1,0 +1,58 @@
+"""juanji.parallel: tasks run on as many threads as BLAS uses, BLAS single-threaded meanwhile."""
+
+import threading
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from juanji import _blas_threads, parallel
+
+
+def _blas_thread_count():
+    return max(lib.num_threads for lib in parallel._blas().lib_controllers)
+
+
+def test_workers_follow_the_blas_thread_count(monkeypatch):
+    monkeypatch.setattr(_blas_threads, "SPIN_BOUNDED", True)
+    with threadpool_limits(1, user_api="blas"):
+        assert parallel.workers() == 1
+    with threadpool_limits(2, user_api="blas"):
+        assert parallel.workers() == 2
+
+
+def test_one_worker_while_blas_threads_may_spin_unbounded(monkeypatch):
+    monkeypatch.setattr(_blas_threads, "SPIN_BOUNDED", False)
+    with threadpool_limits(2, user_api="blas"):
+        assert parallel.workers() == 1
+
+
+@pytest.mark.parametrize("n_workers", [1, 2, 3])
+def test_results_come_in_task_order_and_blas_is_restored(n_workers):
+    seen = []
+
+    def task(i, a):
+        seen.append((threading.current_thread().name, _blas_thread_count()))
+        return i, a @ a
+
+    with threadpool_limits(n_workers, user_api="blas"):
+        a = np.eye(3)
+        results = parallel.map_tasks(task, [(i, a * i) for i in range(7)], n_workers)
+        assert _blas_thread_count() == n_workers
+    assert [i for i, _ in results] == list(range(7))
+    np.testing.assert_allclose(results[3][1], 9 * np.eye(3))
+    if n_workers > 1:
+        assert {name.startswith("juanji") for name, _ in seen} == {True}
+        assert {blas for _, blas in seen} == {1}
+    else:
+        assert {name for name, _ in seen} == {threading.current_thread().name}
+
+
+def test_an_exception_in_a_task_reaches_the_caller():
+    def task(i):
+        if i == 2:
+            raise ValueError("task 2 failed")
+        return i
+
+    with threadpool_limits(2, user_api="blas"), pytest.raises(ValueError, match="task 2"):
+        parallel.map_tasks(task, [(i,) for i in range(4)], 2)
