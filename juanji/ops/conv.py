@@ -24,7 +24,9 @@ _MODES = ("valid", "same", "full")
 # group small enough to stay in cache until its GEMM has read it (as fast as reading a kept
 # one back from memory on the 32- and 64-channel layers measured, and 100+ MB lighter).
 _KEPT_COL_BYTES = 16 << 20
-_IM2COL_GROUP_BYTES = 4 << 20
+_IM2COL_GROUP_BYTES = 2 << 20
+# Up to this many channels im2col copies from channel-planar input (see _im2col).
+_PLANAR_MAX_CHANNELS = 16
 # A convolution of at least this many multiply-adds runs on parallel.workers() threads; on
 # smaller ones (the seed CNN's: 6-14 M) the threads' overhead outweighed their gain.
 _THREADS_MIN_MACS = 50_000_000
@@ -265,7 +267,7 @@ class _ColumnMatrix:
         """``col @ wb`` ``(N*OH*OW, F)``; ``keep`` the matrix for later if it is small."""
         y = np.empty((len(self.x) * self.rows_per_image, wb.shape[1]), wb.dtype)
         if keep and self.small:
-            self.kept = np.empty((self.width, len(y)), wb.dtype).T
+            self.kept = _empty_col(len(y), self.width, wb.dtype, _planar(self.x.shape[3]))
 
             def product(rows, images):
                 np.matmul(self.build(images, into=self.kept[rows]), wb, out=y[rows])
@@ -346,24 +348,44 @@ def _tap_slices(kernel_size, strides, dilation, out):
 
 def _im2col(x, kernel_size, strides, pads, dilation, out, *, ones, into=None):
     """The windows of ``x`` as a ``(N*OH*OW, KH*KW*C)`` matrix with columns ordered
-    ``(kh, kw, c)``, plus a last column of ones if ``ones``; written into ``into`` (the
-    transpose of a row-contiguous array of that shape) when given.
+    ``(kh, kw, c)``, plus a last column of ones if ``ones``; written into ``into`` (an array
+    from :func:`_empty_col`) when given.
 
-    The matrix is the transpose of a C-contiguous ``(KH*KW*C, N*OH*OW)`` array: filled from
-    the channel-planar padded input, each tap copies runs of OW pixels: faster than runs of C
-    channels for every channel count measured (1 to 64), and several times so for few.
+    Each tap copies its window into the matrix. With few channels the matrix is the
+    transpose of a row-contiguous ``(KH*KW*C, N*OH*OW)`` array filled from the
+    channel-planar padded input, in runs of OW pixels (runs of C channels crawl); from
+    ``_PLANAR_MAX_CHANNELS`` up it is row-contiguous, filled from the NHWC padded input in
+    runs of C channels, which spares transposing the input and which a GEMM reads ~25% faster.
     """
     N, H, W, C = x.shape
     (KH, KW), (OH, OW) = kernel_size, out
     K = KH * KW * C
-    xp = _pad(x.transpose(3, 0, 1, 2), pads)  # (C, N, Hp, Wp)
-    colt = np.empty((K + ones, N * OH * OW), x.dtype) if into is None else into.T
-    windows = colt[:K].reshape(KH, KW, C, N, OH, OW)
-    for kh, kw, rows, cols in _tap_slices(kernel_size, strides, dilation, out):
-        windows[kh, kw] = xp[:, :, rows, cols]
+    planar = _planar(C)
+    col = _empty_col(N * OH * OW, K + ones, x.dtype, planar) if into is None else into
+    if planar:
+        xp = _pad(x.transpose(3, 0, 1, 2), pads, axes=(2, 3))  # (C, N, Hp, Wp)
+        windows = col.T[:K].reshape(KH, KW, C, N, OH, OW)
+        for kh, kw, rows, cols in _tap_slices(kernel_size, strides, dilation, out):
+            windows[kh, kw] = xp[:, :, rows, cols]
+    else:
+        xp = _pad(x, pads, axes=(1, 2))  # (N, Hp, Wp, C)
+        windows = col.reshape(N, OH, OW, K + ones)[..., :K].reshape(N, OH, OW, KH, KW, C)
+        for kh, kw, rows, cols in _tap_slices(kernel_size, strides, dilation, out):
+            windows[:, :, :, kh, kw] = xp[:, rows, cols]
     if ones:
-        colt[K] = 1
-    return colt.T
+        col[:, K] = 1
+    return col
+
+
+def _planar(channels):
+    """Whether :func:`_im2col` fills its matrix from channel-planar input (few channels)."""
+    return channels <= _PLANAR_MAX_CHANNELS
+
+
+def _empty_col(rows, width, dtype, planar):
+    """An uninitialised ``(rows, width)`` column matrix, as the transpose of a row-contiguous
+    ``(width, rows)`` array if ``planar``."""
+    return np.empty((width, rows), dtype).T if planar else np.empty((rows, width), dtype)
 
 
 def _col2im(gy, w, x_shape, strides, pads, dilation, out, n_workers):
@@ -413,12 +435,17 @@ def _col2im_group(gy, w, gxp, share, strides, dilation, out):
         gxp[:, rows, cols] += share.reshape(n, *out, C)
 
 
-def _pad(x, pads):
-    """``x`` ``(C, N, H, W)`` as a C-contiguous array with zeros added around each image."""
-    (top, bottom), (left, right) = pads
-    C, N, H, W = x.shape
-    xp = np.zeros((C, N, H + top + bottom, W + left + right), x.dtype)
-    xp[:, :, top : top + H, left : left + W] = x
+def _pad(x, pads, axes):
+    """``x`` as a C-contiguous array with ``pads`` ``((before, after), (before, after))``
+    zeros added along the two ``axes``."""
+    if not any(p for pair in pads for p in pair):
+        return np.ascontiguousarray(x)
+    shape, inside = list(x.shape), [slice(None)] * x.ndim
+    for axis, (before, after) in zip(axes, pads):
+        inside[axis] = slice(before, before + shape[axis])
+        shape[axis] += before + after
+    xp = np.zeros(shape, x.dtype)
+    xp[tuple(inside)] = x
     return xp
 
 

@@ -203,13 +203,14 @@ def test_groups_of_images_give_the_whole_batch_results(images, monkeypatch):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("channels", [3, 20])  # the two im2col layouts
 @pytest.mark.parametrize("keep_col", [True, False])
 @pytest.mark.parametrize("workers", [2, 3])
-def test_worker_threads_give_the_one_thread_results(workers, keep_col, monkeypatch):
+def test_worker_threads_give_the_one_thread_results(workers, keep_col, channels, monkeypatch):
     """Seven images split over 2 or 3 threads, with the column matrix kept or rebuilt in
     groups of two images: the same output and gradients as one thread."""
     rng = np.random.default_rng(8)
-    shapes = [(7, 6, 5, 3), (3, 3, 3, 4), 4]
+    shapes = [(7, 6, 5, channels), (3, 3, channels, 4), 4]
     x, w, b = (Tensor(rng.standard_normal(s), requires_grad=True) for s in shapes)
     gy = rng.standard_normal((7, 3, 3, 4))
 
@@ -225,7 +226,7 @@ def test_worker_threads_give_the_one_thread_results(workers, keep_col, monkeypat
 
     if not keep_col:
         monkeypatch.setattr(conv, "_KEPT_COL_BYTES", 0)
-        monkeypatch.setattr(conv, "_IM2COL_GROUP_BYTES", 2 * 3 * 3 * 28 * 8)
+        monkeypatch.setattr(conv, "_IM2COL_GROUP_BYTES", 2 * 3 * 3 * (9 * channels + 1) * 8)
     one_thread = run(1)
     for got, expected in zip(run(workers), one_thread):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
