@@ -85,10 +85,9 @@ class Dense(KernelLayer):
         self.build_kernel((input_shape[-1], self.units))
 
     def call(self, x, training=False):
-        y = ops.matmul(x, self.kernel)
-        if self.bias is not None:
-            y = ops.add(y, self.bias)
-        return self.activate(y)
+        if self.bias is None:
+            return self.activate(ops.dense(x, self.kernel))
+        return self.activate(ops.dense(x, self.kernel, self.bias))
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}

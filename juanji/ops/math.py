@@ -17,6 +17,7 @@ __all__ = [
     "add",
     "clip",
     "concat",
+    "dense",
     "divide",
     "exp",
     "flatten",
@@ -269,6 +270,47 @@ def matmul(a, b, *, needs_grad):
         return ga, gb
 
     return np.asarray(a @ b), backward
+
+
+@primitive
+def dense(x, w, b=None, *, needs_grad):
+    """The affine map of a dense layer, ``x @ w + b``, as one op (the bias is added in place).
+
+    Shape: ``(..., K) @ (K, M) + (M,) -> (..., M)``.
+
+    Backward: gx = gy @ w^T, gw = x^T @ gy and gb = the sum of gy, both over every axis of
+    ``x`` but the last.
+
+    Raises:
+        ValueError: unless ``w`` is a matrix whose rows match the last axis of ``x`` and
+            ``b`` (if given) has one value per column of ``w``.
+    """
+    x, w = np.asarray(x), np.asarray(w)
+    if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[0]:
+        raise ValueError(
+            f"Expected `x` (..., K) and `w` (K, M). Received: x.shape={x.shape}, w.shape={w.shape}"
+        )
+    if b is not None and np.shape(b) != (w.shape[1],):
+        raise ValueError(f"Expected `b` of shape ({w.shape[1]},). Received: b.shape={np.shape(b)}")
+    y = np.asarray(x @ w)
+    if b is not None:
+        if np.result_type(y, b) == y.dtype:
+            y += b
+        else:
+            y = y + b
+
+    def backward(gy):
+        rows = gy.reshape(-1, gy.shape[-1])  # (N, M), N: every position of every sample
+        gx = gw = gb = None
+        if needs_grad[0]:
+            gx = _cast_like(gy @ w.T, x)
+        if needs_grad[1]:
+            gw = _cast_like(x.reshape(-1, x.shape[-1]).T @ rows, w)
+        if len(needs_grad) > 2 and needs_grad[2]:
+            gb = _cast_like(np.ones(len(rows), rows.dtype) @ rows, np.asarray(b))  # a GEMV
+        return (gx, gw, gb)[: len(needs_grad)]
+
+    return y, backward
 
 
 # --------------------------------------------------------------------------- reductions

@@ -56,6 +56,11 @@ TABLE = [
     Case("minimum", ops.minimum, normal((2, 1, 3), (3,)), {}, lambda a, b: torch.minimum(a, b)),
     Case("where", ops.where, normal(MASK, (3, 4), (4,)), {}, lambda c, a, b: torch.where(c, a, b)),
     Case("matmul", ops.matmul, normal((3, 4), (4, 5)), {}, lambda a, b: a @ b),
+    Case("dense", ops.dense, normal((3, 4), (4, 5), (5,)), {}, lambda x, w, b: x @ w + b),
+    Case(
+        "dense_positions", ops.dense, normal((2, 3, 4), (4, 2), (2,)), {}, lambda x, w, b: x @ w + b
+    ),
+    Case("dense_no_bias", ops.dense, normal((3, 4), (4, 5)), {}, lambda x, w: x @ w),
     Case("matmul_batched", ops.matmul, normal((2, 3, 4), (4, 5)), {}, lambda a, b: a @ b),
     Case("matmul_broadcast", ops.matmul, normal((2, 1, 3, 4), (3, 4, 2)), {}, lambda a, b: a @ b),
     Case("matmul_vector_left", ops.matmul, normal((4,), (2, 4, 3)), {}, lambda a, b: a @ b),
@@ -334,3 +339,23 @@ def test_shape_methods():
     assert x.flatten().shape == (2, 12)
     assert x.sum(1).shape == x.mean(axis=1).shape == x.max(1).shape == (2, 4)
     assert x.max(axis=(0, 1), keepdims=True).shape == (1, 1, 4)
+
+
+@pytest.mark.parametrize(
+    "shapes, message",
+    [
+        (((3, 4), (5, 2), (2,)), r"`w` \(K, M\).*x.shape=\(3, 4\), w.shape=\(5, 2\)"),
+        (((3, 4), (4,), None), r"w.shape=\(4,\)"),
+        (((3, 4), (4, 2), (3,)), r"`b` of shape \(2,\). Received: b.shape=\(3,\)"),
+    ],
+)
+def test_dense_names_mismatched_shapes(shapes, message):
+    arrays = [None if s is None else np.zeros(s) for s in shapes]
+    with pytest.raises(ValueError, match=message):
+        ops.dense(*arrays)
+
+
+def test_dense_keeps_float32_and_promotes_with_a_float64_bias():
+    x, w = np.ones((2, 3), np.float32), np.ones((3, 4), np.float32)
+    assert ops.dense(x, w, np.ones(4, np.float32)).dtype == np.float32
+    assert ops.dense(x, w, np.ones(4)).dtype == np.float64
