@@ -42,18 +42,33 @@ def workers():
 def map_tasks(fn, tasks, n_workers):
     """``[fn(*task) for task in tasks]``, on ``n_workers`` threads when that is over 1.
 
-    Meanwhile BLAS runs single-threaded, so that the threads do not compete with BLAS's own.
-    ``fn`` must only write to memory no other task touches.
+    The calling thread is one of them: it takes tasks too, so that waking the pool's threads
+    overlaps with work. Meanwhile BLAS runs single-threaded, so that the threads do not
+    compete with BLAS's own. ``fn`` must only write to memory no other task touches.
     """
     tasks = list(tasks)
     if n_workers <= 1 or len(tasks) <= 1:
         return [fn(*task) for task in tasks]
+    results = [None] * len(tasks)
+    queue = iter(enumerate(tasks))  # shared: next() on it is atomic under the GIL
+
+    def work():
+        for i, task in queue:
+            results[i] = fn(*task)
+
     with _blas().limit(limits=1):
-        return list(_pool(n_workers).map(lambda task: fn(*task), tasks))
+        helpers = [_pool(n_workers - 1).submit(work) for _ in range(min(n_workers, len(tasks)) - 1)]
+        try:
+            work()
+        finally:
+            concurrent.futures.wait(helpers)
+        for helper in helpers:
+            helper.result()  # raises what a helper raised
+    return results
 
 
 def _pool(n_workers):
-    """A pool of ``n_workers`` threads, kept until another size is asked for."""
+    """A pool of ``n_workers`` helper threads, kept until another size is asked for."""
     global _executor, _executor_size
     with _lock:
         if _executor_size != n_workers:

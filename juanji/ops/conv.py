@@ -27,9 +27,9 @@ _KEPT_COL_BYTES = 16 << 20
 _IM2COL_GROUP_BYTES = 2 << 20
 # Up to this many channels im2col copies from channel-planar input (see _im2col).
 _PLANAR_MAX_CHANNELS = 16
-# A convolution of at least this many multiply-adds runs on parallel.workers() threads; on
-# smaller ones (the seed CNN's: 6-14 M) the threads' overhead outweighed their gain.
-_THREADS_MIN_MACS = 50_000_000
+# A convolution of at least this many multiply-adds runs on parallel.workers() threads (the
+# seed CNN's have 6-14 M); on tiny ones, waking the threads would cost more than they gain.
+_THREADS_MIN_MACS = 1_000_000
 # The input gradient is folded back a group of images at a time, sized to stay in cache
 # (20-30% faster on the 32- and 64-channel layers than the whole batch).
 _COL2IM_GROUP_BYTES = 4 << 20
