@@ -17,6 +17,10 @@ import threadpoolctl
 
 from juanji import _blas_threads
 
+# An elementwise pass over fewer elements than this runs on the calling thread alone: waking
+# the others would cost more than they gain.
+_BATCHWISE_MIN_ELEMENTS = 1 << 18
+
 _lock = threading.Lock()
 _controller = None
 _executor, _executor_size = None, 0
@@ -65,6 +69,27 @@ def map_tasks(fn, tasks, n_workers):
         for helper in helpers:
             helper.result()  # raises what a helper raised
     return results
+
+
+def batchwise(fn, out, *arrays):
+    """``fn(*arrays, out)`` computed by ranges of the leading (batch) axis, one per worker
+    thread: ``fn(*(a[start:stop] for a in arrays), out[start:stop])``.
+
+    ``fn`` writes its result into its last argument, and each of its results depends on the
+    same rows of ``arrays`` only (elementwise, or per sample). Small passes, and arrays
+    whose leading axis is not ``out``'s, run in one call on the calling thread.
+    """
+    n = len(out) if out.ndim else 0
+    n_workers = workers() if out.size >= _BATCHWISE_MIN_ELEMENTS else 1
+    if n_workers == 1 or any(a.shape[:1] != (n,) for a in arrays):
+        fn(*arrays, out)
+        return out
+    size = -(-n // n_workers)
+    ranges = [slice(start, start + size) for start in range(0, n, size)]
+    map_tasks(
+        lambda rows: fn(*(a[rows] for a in arrays), out[rows]), [(r,) for r in ranges], n_workers
+    )
+    return out
 
 
 def _pool(n_workers):

@@ -9,6 +9,7 @@ import math
 import numpy as np
 from scipy import special
 
+from juanji import backend, parallel
 from juanji.autograd import primitive, unbroadcast
 from juanji.registry import register
 
@@ -64,16 +65,19 @@ def tanh(x):
 
     Backward: gx = gy * (1 - y**2).
     """
-    y = np.asarray(np.tanh(x))
+    y = _elementwise(np.tanh, x)
 
     def backward(gy):
         gx = np.empty(y.shape, np.result_type(y, gy))  # the one array, updated in place
-        np.multiply(y, y, out=gx)
-        np.subtract(1, gx, out=gx)
-        gx *= gy
-        return gx
+        return parallel.batchwise(_tanh_grad, gx, y, gy)
 
     return y, backward
+
+
+def _tanh_grad(y, gy, gx):
+    np.multiply(y, y, out=gx)
+    np.subtract(1, gx, out=gx)
+    gx *= gy
 
 
 @register("activation")
@@ -83,7 +87,23 @@ def relu(x):
 
     Backward: gx = gy where x > 0, else 0.
     """
-    return np.asarray(np.maximum(x, 0)), lambda gy: gy * (x > 0)
+
+    def backward(gy):
+        gx = np.empty(np.broadcast_shapes(gy.shape, x.shape), np.result_type(gy, x))
+        return parallel.batchwise(lambda gy, x, gx: np.multiply(gy, x > 0, out=gx), gx, gy, x)
+
+    return _elementwise(lambda x, y: np.maximum(x, 0, out=y), x), backward
+
+
+def _elementwise(fn, x):
+    """``y`` shaped like ``x`` (a float array, or numbers as floatx) filled by ``fn(x, y)``,
+    a batch range at a time on the worker threads (see :func:`parallel.batchwise`).
+
+    Raises:
+        TypeError: for an integer or boolean array.
+    """
+    x = backend.as_float_array(x)
+    return parallel.batchwise(fn, np.empty_like(x), x)
 
 
 @register("activation")

@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from juanji import backend
+from juanji import backend, parallel
 from juanji.autograd import Tensor, primitive
 
 __all__ = ["batch_norm"]
@@ -86,7 +86,8 @@ def batch_norm(
     ones = np.ones(m, x.dtype)  # NOTE: ones @ x2 (a GEMV) sums channels ~8x faster than x2.sum(0)
     if training:
         mean = (ones @ x2) / m
-        centred = x2 - mean  # centred first: the variance stays exact for a large mean
+        # centred first: the variance stays exact for a large mean
+        centred = parallel.batchwise(lambda x2, c: np.subtract(x2, mean, out=c), _like(x2), x2)
         var = np.einsum("mc,mc->c", centred, centred) / m
         # NOTE: the running variance tracks the biased batch variance, as Keras does
         # (PyTorch tracks the unbiased one, scaled by M / (M - 1)).
@@ -106,12 +107,10 @@ def batch_norm(
     scale = inv_std if gamma is None else gamma * inv_std  # (C,)
     # One multiply and one add per value: y = x_hat * gamma + beta as a per-channel affine map.
     if training:
-        y = centred * scale
-        if beta is not None:
-            y += beta
+        source, shift = centred, beta
     else:
-        y = x2 * scale
-        y += -mean * scale if beta is None else beta - mean * scale
+        source, shift = x2, -mean * scale if beta is None else beta - mean * scale
+    y = parallel.batchwise(lambda x, y: _affine(x, scale, shift, y), _like(source), source)
     shape = x.shape
 
     def backward(gy):
@@ -123,13 +122,16 @@ def batch_norm(
         gx = None
         if needs_grad[0] and training:
             # scale * (gy - gbeta / M - x_hat * ggamma / M), x_hat = centred * inv_std.
-            # NOTE: centred is scaled in place: this closure is its only reader, and runs once.
-            np.multiply(centred, -scale * inv_std * ggamma / m, out=centred)
-            gx = gy * scale
-            gx += centred
-            gx += -scale * gbeta / m
+            k, shift = -scale * inv_std * ggamma / m, -scale * gbeta / m
+
+            def input_grad(gy, centred, gx):
+                centred *= k  # NOTE: in place: this closure is its only reader, and runs once
+                _affine(gy, scale, shift, gx)
+                gx += centred
+
+            gx = parallel.batchwise(input_grad, _like(gy), gy, centred)
         elif needs_grad[0]:
-            gx = gy * scale
+            gx = parallel.batchwise(lambda gy, gx: np.multiply(gy, scale, out=gx), _like(gy), gy)
         return (
             None if gx is None else gx.reshape(shape),
             ggamma if needs_grad[1] else None,
@@ -137,3 +139,15 @@ def batch_norm(
         )
 
     return y.reshape(shape), backward
+
+
+def _like(a):
+    """An uninitialised array shaped like ``a``."""
+    return np.empty(a.shape, a.dtype)
+
+
+def _affine(x, scale, shift, out):
+    """``out = x * scale + shift`` (``shift`` may be None), per channel."""
+    np.multiply(x, scale, out=out)
+    if shift is not None:
+        out += shift

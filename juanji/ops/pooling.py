@@ -9,9 +9,11 @@ overlapping or spaced-out windows take the general path, which accumulates one w
 ``(di, dj)`` at a time.
 """
 
+import functools
+
 import numpy as np
 
-from juanji import backend
+from juanji import backend, parallel
 from juanji.autograd import primitive
 from juanji.ops.conv import as_pair, conv_padding
 
@@ -62,11 +64,12 @@ class _Windows:
         (PH, PW), (OH, OW) = self.pool, self.out
         return a[:, : OH * PH, : OW * PW].reshape(a.shape[0], OH, PH, OW, PW, a.shape[3])
 
-    def reduce(self, ufunc, xp):
-        """``ufunc`` (max or add) over each window: ``(N, OH, OW, C)``. Both are separable:
-        fold the window's rows first, whole image rows at a time, then its columns."""
+    def reduce(self, ufunc, xp, out=None):
+        """``ufunc`` (max or add) over each window: ``(N, OH, OW, C)``, into ``out`` if
+        given. Both are separable: fold the window's rows first, whole image rows at a time,
+        then its columns."""
         by_rows = _fold(ufunc, [xp[:, rows] for rows in self.rows])  # (N, OH, Wp, C)
-        return _fold(ufunc, [by_rows[:, :, cols] for cols in self.cols])
+        return _fold(ufunc, [by_rows[:, :, cols] for cols in self.cols], out)
 
     def crop(self, gxp):
         """The unpadded part of a padded-shape gradient."""
@@ -75,9 +78,12 @@ class _Windows:
         return gxp[:, top : top + H, left : left + W]
 
 
-def _fold(ufunc, arrays):
-    """``ufunc`` of all ``arrays``, in a new array."""
-    out = arrays[0].copy()
+def _fold(ufunc, arrays, out=None):
+    """``ufunc`` of all ``arrays``, in ``out`` or a new array."""
+    if out is None:
+        out = arrays[0].copy()
+    else:
+        out[...] = arrays[0]
     for a in arrays[1:]:
         ufunc(out, a, out=out)
     return out
@@ -86,6 +92,16 @@ def _fold(ufunc, arrays):
 def _expand(a):
     """``(N, OH, OW, C)`` as ``(N, OH, 1, OW, 1, C)``, to broadcast against window blocks."""
     return a[:, :, None, :, None, :]
+
+
+def _tiled_max_grad(windows, xp, y, gy, gxp):
+    """Side-by-side windows: ``gy`` into ``gxp`` at each window's first maximum."""
+    hit = windows.blocks(xp) == _expand(y)
+    if np.count_nonzero(hit) > y.size:  # some window holds its maximum twice
+        seen = np.zeros(y.shape, bool)  # NOTE: of tied maxima, the first row-major wins
+        for di, dj in np.ndindex(windows.pool):
+            _claim(hit[:, :, di, :, dj], seen)
+    np.multiply(hit, _expand(gy), out=windows.blocks(gxp))
 
 
 def _claim(hit, seen):
@@ -129,18 +145,15 @@ def max_pool2d(x, *, pool_size=2, strides=None, padding="valid"):
     x = _check_images(x)
     windows = _Windows(x.shape, pool_size, strides, padding)
     xp = windows.pad(x, -np.inf)
-    y = windows.reduce(np.maximum, xp)
+    y = np.empty((len(x), *windows.out, x.shape[3]), x.dtype)
+    parallel.batchwise(lambda xp, y: windows.reduce(np.maximum, xp, out=y), y, xp)
 
     def backward(gy):
         gxp = np.zeros(windows.padded_shape, gy.dtype)
-        seen = np.zeros(y.shape, bool)  # NOTE: of tied maxima, the first in row-major order wins
         if windows.tiled:
-            hit = windows.blocks(xp) == _expand(y)
-            if np.count_nonzero(hit) > y.size:  # some window holds its maximum twice
-                for di, dj in np.ndindex(windows.pool):
-                    _claim(hit[:, :, di, :, dj], seen)
-            np.multiply(hit, _expand(gy), out=windows.blocks(gxp))
+            parallel.batchwise(functools.partial(_tiled_max_grad, windows), gxp, xp, y, gy)
         else:
+            seen = np.zeros(y.shape, bool)  # NOTE: of tied maxima, the first row-major wins
             for rows, cols in windows.offsets():
                 hit = xp[:, rows, cols] == y
                 _claim(hit, seen)
