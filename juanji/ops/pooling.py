@@ -191,20 +191,31 @@ def avg_pool2d(x, *, pool_size=2, strides=None, padding="valid"):
     x = _check_images(x)
     windows = _Windows(x.shape, pool_size, strides, padding)
     counts = _window_counts(windows).astype(x.dtype)
-    y = windows.reduce(np.add, windows.pad(x, 0))
-    y /= counts
+    y = np.empty((len(x), *windows.out, x.shape[3]), x.dtype)
+    parallel.batchwise(lambda xp, y: _window_means(windows, counts, xp, y), y, windows.pad(x, 0))
 
     def backward(gy):
         g = gy / counts
         gxp = np.zeros(windows.padded_shape, gy.dtype)
         if windows.tiled:
-            windows.blocks(gxp)[...] = _expand(g)
+            parallel.batchwise(lambda g, gxp: _spread(windows, g, gxp), gxp, g)
         else:
             for rows, cols in windows.offsets():
                 gxp[:, rows, cols] += g
         return windows.crop(gxp)
 
     return y, backward
+
+
+def _window_means(windows, counts, xp, y):
+    """Each window's mean of ``xp`` into ``y``, over its ``counts`` unpadded cells."""
+    windows.reduce(np.add, xp, out=y)
+    y /= counts
+
+
+def _spread(windows, g, gxp):
+    """Side-by-side windows: each window's ``g`` into all its cells."""
+    windows.blocks(gxp)[...] = _expand(g)
 
 
 def _window_counts(windows):

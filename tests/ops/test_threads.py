@@ -19,6 +19,7 @@ CASES = {
     "tanh": (ops.tanh, [RNG.standard_normal((7, 4, 3))], {}),
     "relu": (ops.relu, [RNG.standard_normal((7, 4, 3))], {}),
     "max_pool2d_ties": (ops.max_pool2d, [_tied((7, 6, 4, 3))], {}),
+    "avg_pool2d": (ops.avg_pool2d, [RNG.standard_normal((7, 6, 4, 3))], {}),
     "batch_norm_training": (
         ops.batch_norm,
         [RNG.standard_normal((7, 4, 5, 3)), RNG.uniform(0.5, 2, 3), RNG.standard_normal(3)],
