@@ -240,8 +240,9 @@ def softmax(x, *, axis=-1):
 
     Backward: gx = y * (gy - sum(gy * y, axis)).
     """
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    y = e / np.sum(e, axis=axis, keepdims=True)
+    y = np.subtract(x, np.max(x, axis=axis, keepdims=True))  # one array, updated in place
+    np.exp(y, out=y)
+    y /= np.add.reduce(y, axis=axis, keepdims=True)
     return y, lambda gy: y * (gy - np.sum(gy * y, axis=axis, keepdims=True))
 
 
