@@ -1,10 +1,12 @@
-"""Running an op's independent parts (groups of images) on several threads at once.
+"""Running an op's independent parts (groups of images, ranges of rows) on several threads.
 
 juanji uses as many threads as NumPy's BLAS is set to use (``OPENBLAS_NUM_THREADS``, or
 threadpoolctl's ``threadpool_limits``, set both). Much of a convolution's time is NumPy
 copying and many small GEMMs, which one multi-threaded BLAS call at a time cannot spread over
 the cores; so a large convolution hands its groups of images to a pool of that many threads
-instead, each running single-threaded BLAS (NumPy releases the GIL in its copies and GEMMs).
+instead (:func:`map_tasks`), each running single-threaded BLAS (NumPy releases the GIL in its
+copies and GEMMs), and large elementwise passes split their rows the same way
+(:func:`batchwise`).
 The pool is only used when OpenBLAS's idle threads spin for a bounded time
 (``juanji._blas_threads``); otherwise they would take the cores from it for ~0.1 s after
 every multi-threaded BLAS call.

@@ -6,7 +6,8 @@ bias), so the output, the kernel gradient and the bias gradient are one GEMM eac
 ``col`` is never held whole: it is built again for each product, a cache-sized group of
 images at a time. The input gradient is folded back by col2im, again a loop over the taps:
 one small GEMM per tap gives its share, ``gy @ w[kh, kw]^T``, into a buffer reused by the next
-tap, and it is added at the pixels the tap read, a group of images at a time."""
+tap, and it is added at the pixels the tap read, a group of images at a time. The groups of a
+large enough convolution run on the worker threads (:mod:`juanji.parallel`)."""
 
 import functools
 import math
@@ -353,9 +354,9 @@ def _im2col(x, kernel_size, strides, pads, dilation, out, *, ones, into=None):
 
     Each tap copies its window into the matrix. With few channels the matrix is the
     transpose of a row-contiguous ``(KH*KW*C, N*OH*OW)`` array filled from the
-    channel-planar padded input, in runs of OW pixels (runs of C channels crawl); from
-    ``_PLANAR_MAX_CHANNELS`` up it is row-contiguous, filled from the NHWC padded input in
-    runs of C channels, which spares transposing the input and which a GEMM reads ~25% faster.
+    channel-planar padded input, in runs of OW pixels (runs of C channels crawl); above
+    ``_PLANAR_MAX_CHANNELS`` it is row-contiguous, filled from the NHWC padded input in runs
+    of C channels, which spares transposing the input and which a GEMM reads ~25% faster.
     """
     N, H, W, C = x.shape
     (KH, KW), (OH, OW) = kernel_size, out
