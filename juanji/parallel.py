@@ -13,6 +13,7 @@ every multi-threaded BLAS call.
 """
 
 import concurrent.futures
+import contextlib
 import threading
 
 import threadpoolctl
@@ -26,6 +27,7 @@ _BATCHWISE_MIN_ELEMENTS = 1 << 18
 _lock = threading.Lock()
 _controller = None
 _executor, _executor_size = None, 0
+_blas_limit, _blas_limit_users = None, 0
 
 
 def _blas():
@@ -62,7 +64,7 @@ def map_tasks(fn, tasks, n_workers):
         for i, task in queue:
             results[i] = fn(*task)
 
-    with _blas().limit(limits=1):
+    with _single_threaded_blas():
         helpers = [_pool(n_workers - 1).submit(work) for _ in range(min(n_workers, len(tasks)) - 1)]
         try:
             work()
@@ -71,6 +73,25 @@ def map_tasks(fn, tasks, n_workers):
         for helper in helpers:
             helper.result()  # raises what a helper raised
     return results
+
+
+@contextlib.contextmanager
+def _single_threaded_blas():
+    """BLAS at one thread meanwhile; the first caller in sets it, the last one out restores
+    it, so that calls from several threads at once leave BLAS as it was."""
+    global _blas_limit, _blas_limit_users
+    blas = _blas()
+    with _lock:
+        if _blas_limit_users == 0:
+            _blas_limit = blas.limit(limits=1)
+        _blas_limit_users += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _blas_limit_users -= 1
+            if _blas_limit_users == 0:
+                _blas_limit.restore_original_limits()
 
 
 def batchwise(fn, out, *arrays):

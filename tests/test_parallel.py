@@ -60,3 +60,26 @@ def test_an_exception_in_a_task_reaches_the_caller():
 
     with threadpool_limits(2, user_api="blas"), pytest.raises(ValueError, match="task 2"):
         parallel.map_tasks(task, [(i,) for i in range(4)], 2)
+
+
+def test_calls_from_several_threads_at_once_leave_blas_as_it_was():
+    """Overlapping callers (the main thread and two others) must not restore each other's
+    limit too early nor leave BLAS limited, and each gets its own results."""
+    results = {}
+
+    def task(i):
+        time.sleep(0.01)
+        return i * i
+
+    def caller(name):
+        results[name] = parallel.map_tasks(task, [(i,) for i in range(4)], 2)
+
+    with threadpool_limits(2, user_api="blas"):
+        others = [threading.Thread(target=caller, args=(name,)) for name in ("a", "b")]
+        for t in others:
+            t.start()
+        caller("main")
+        for t in others:
+            t.join()
+        assert _blas_thread_count() == 2
+    assert results == {name: [0, 1, 4, 9] for name in ("a", "b", "main")}
