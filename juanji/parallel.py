@@ -14,6 +14,7 @@ every multi-threaded BLAS call.
 
 import concurrent.futures
 import contextlib
+import os
 import threading
 
 import threadpoolctl
@@ -113,6 +114,18 @@ def batchwise(fn, out, *arrays):
         lambda rows: fn(*(a[rows] for a in arrays), out[rows]), [(r,) for r in ranges], n_workers
     )
     return out
+
+
+def _forget_threads_after_fork():
+    """A forked child has none of its parent's threads: start from a fresh pool and lock."""
+    global _lock, _executor, _executor_size, _blas_limit, _blas_limit_users
+    _lock = threading.Lock()
+    _executor, _executor_size = None, 0
+    _blas_limit, _blas_limit_users = None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_threads_after_fork)
 
 
 def _pool(n_workers):

@@ -1,5 +1,7 @@
 """juanji.parallel: tasks run on as many threads as BLAS uses, BLAS single-threaded meanwhile."""
 
+import multiprocessing
+import os
 import threading
 import time
 
@@ -83,3 +85,24 @@ def test_calls_from_several_threads_at_once_leave_blas_as_it_was():
             t.join()
         assert _blas_thread_count() == 2
     assert results == {name: [0, 1, 4, 9] for name in ("a", "b", "main")}
+
+
+def _tasks_in_a_child(queue):
+    queue.put(parallel.map_tasks(lambda i: i + 1, [(i,) for i in range(4)], 2))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_its_own_threads():
+    """The pool's threads do not survive a fork: a child that used the parent's pool object
+    would wait for them forever."""
+    with threadpool_limits(2, user_api="blas"):
+        parallel.map_tasks(lambda i: i, [(i,) for i in range(4)], 2)  # the parent's pool exists
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        child = context.Process(target=_tasks_in_a_child, args=(queue,))
+        child.start()
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()
+        assert child.exitcode == 0
+        assert queue.get(timeout=5) == [1, 2, 3, 4]
