@@ -108,12 +108,20 @@ def batchwise(fn, out, *arrays):
     if n_workers == 1 or any(a.shape[:1] != (n,) for a in arrays):
         fn(*arrays, out)
         return out
-    size = -(-n // n_workers)
-    ranges = [slice(start, start + size) for start in range(0, n, size)]
-    map_tasks(
-        lambda rows: fn(*(a[rows] for a in arrays), out[rows]), [(r,) for r in ranges], n_workers
-    )
+    tasks = [(slice(start, stop),) for start, stop in worker_spans(n, n_workers)]
+    map_tasks(lambda rows: fn(*(a[rows] for a in arrays), out[rows]), tasks, n_workers)
     return out
+
+
+def spans(n, size):
+    """``(start, stop)`` of consecutive runs of ``size`` items covering ``range(n)``."""
+    return [(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+def worker_spans(n, n_workers, most=None):
+    """:func:`spans` of ``range(n)``, one per worker thread, or of at most ``most`` items."""
+    share = -(-n // n_workers)  # ceil(n / n_workers)
+    return spans(n, share if most is None else min(most, share))
 
 
 def _forget_threads_after_fork():

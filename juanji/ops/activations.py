@@ -89,7 +89,7 @@ def relu(x):
     """
 
     def backward(gy):
-        gx = np.empty(np.broadcast_shapes(gy.shape, x.shape), np.result_type(gy, x))
+        gx = np.empty(x.shape, np.result_type(gy, x))
         return parallel.batchwise(lambda gy, x, gx: np.multiply(gy, x > 0, out=gx), gx, gy, x)
 
     return _elementwise(lambda x, y: np.maximum(x, 0, out=y), x), backward

@@ -299,10 +299,8 @@ class _ColumnMatrix:
     def _groups(self, *, per_worker=False):
         """``(rows of col, images)`` for each group of images: cache-sized ones, or one per
         worker thread (for a kept matrix)."""
-        N = len(self.x)
-        per_thread = -(-N // self.n_workers)
-        size = per_thread if per_worker else min(self.group, per_thread)
-        for start, stop in _groups(N, size):
+        most = None if per_worker else self.group
+        for start, stop in parallel.worker_spans(len(self.x), self.n_workers, most):
             rows = slice(start * self.rows_per_image, stop * self.rows_per_image)
             yield rows, self.x[start:stop]
 
@@ -310,11 +308,6 @@ class _ColumnMatrix:
 def _group_size(n, bytes_per_item, budget):
     """How many of ``n`` items of ``bytes_per_item`` fit ``budget`` (at least 1)."""
     return max(1, min(n, budget // bytes_per_item))
-
-
-def _groups(n, size):
-    """``(start, stop)`` of consecutive groups of ``size`` items covering ``range(n)``."""
-    return [(start, min(start + size, n)) for start in range(0, n, size)]
 
 
 def _geometry(x_shape, w_shape, strides, padding, dilation):
@@ -404,7 +397,7 @@ def _col2im(gy, w, x_shape, strides, pads, dilation, out, n_workers):
     def fold_range(start, stop):
         _col2im_range(gy[start:stop], w, gx[start:stop], strides, pads, dilation, out)
 
-    parallel.map_tasks(fold_range, _groups(N, -(-N // n_workers)), n_workers)
+    parallel.map_tasks(fold_range, parallel.worker_spans(N, n_workers), n_workers)
     return gx
 
 
@@ -417,7 +410,7 @@ def _col2im_range(gy, w, gx, strides, pads, dilation, out):
     group = _group_size(n, (out[0] * out[1] + Hp * Wp) * C * gy.itemsize, _COL2IM_GROUP_BYTES)
     gxp = np.empty((group, Hp, Wp, C), gy.dtype)
     share = np.empty((group * out[0] * out[1], C), gy.dtype)
-    for start, stop in _groups(n, group):
+    for start, stop in parallel.spans(n, group):
         size = stop - start
         _col2im_group(gy[start:stop], w, gxp[:size], share, strides, dilation, out)
         gx[start:stop] = gxp[:size, top : top + H, left : left + W]

@@ -87,7 +87,9 @@ def batch_norm(
     if training:
         mean = (ones @ x2) / m
         # centred first: the variance stays exact for a large mean
-        centred = parallel.batchwise(lambda x2, c: np.subtract(x2, mean, out=c), _like(x2), x2)
+        centred = parallel.batchwise(
+            lambda x2, c: np.subtract(x2, mean, out=c), np.empty_like(x2), x2
+        )
         var = np.einsum("mc,mc->c", centred, centred) / m
         # NOTE: the running variance tracks the biased batch variance, as Keras does
         # (PyTorch tracks the unbiased one, scaled by M / (M - 1)).
@@ -110,7 +112,7 @@ def batch_norm(
         source, shift = centred, beta
     else:
         source, shift = x2, -mean * scale if beta is None else beta - mean * scale
-    y = parallel.batchwise(lambda x, y: _affine(x, scale, shift, y), _like(source), source)
+    y = parallel.batchwise(lambda x, y: _affine(x, scale, shift, y), np.empty_like(source), source)
     shape = x.shape
 
     def backward(gy):
@@ -129,9 +131,11 @@ def batch_norm(
                 _affine(gy, scale, shift, gx)
                 gx += centred
 
-            gx = parallel.batchwise(input_grad, _like(gy), gy, centred)
+            gx = parallel.batchwise(input_grad, np.empty_like(gy), gy, centred)
         elif needs_grad[0]:
-            gx = parallel.batchwise(lambda gy, gx: np.multiply(gy, scale, out=gx), _like(gy), gy)
+            gx = parallel.batchwise(
+                lambda gy, gx: np.multiply(gy, scale, out=gx), np.empty_like(gy), gy
+            )
         return (
             None if gx is None else gx.reshape(shape),
             ggamma if needs_grad[1] else None,
@@ -139,11 +143,6 @@ def batch_norm(
         )
 
     return y.reshape(shape), backward
-
-
-def _like(a):
-    """An uninitialised array shaped like ``a``."""
-    return np.empty(a.shape, a.dtype)
 
 
 def _affine(x, scale, shift, out):
