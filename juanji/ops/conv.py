@@ -1,6 +1,6 @@
 """Two-dimensional convolution of NHWC images with HWIO kernels, by im2col and GEMM.
 
-The KH*KW shifted windows of the padded input are copied, one kernel tap at a time, into a
+The KH*KW shifted windows of the padded input are copied, in one strided copy, into a
 column matrix ``col`` of shape ``(N*OH*OW, KH*KW*C)`` (plus a column of ones that carries the
 bias), so the output, the kernel gradient and the bias gradient are one GEMM each. A large
 ``col`` is never held whole: it is built again for each product, a cache-sized group of
@@ -13,6 +13,7 @@ import functools
 import math
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from juanji import backend, parallel
 from juanji.autograd import primitive
@@ -26,8 +27,6 @@ _MODES = ("valid", "same", "full")
 # one back from memory on the 32- and 64-channel layers measured, and 100+ MB lighter).
 _KEPT_COL_BYTES = 16 << 20
 _IM2COL_GROUP_BYTES = 2 << 20
-# Up to this many channels im2col copies from channel-planar input (see _im2col).
-_PLANAR_MAX_CHANNELS = 16
 # A convolution of at least this many multiply-adds runs on parallel.workers() threads (the
 # seed CNN's have 6-14 M); on tiny ones, waking the threads would cost more than they gain.
 _THREADS_MIN_MACS = 1_000_000
@@ -259,6 +258,7 @@ class _ColumnMatrix:
             ones=ones,
         )
         self.width = kernel_size[0] * kernel_size[1] * x.shape[3] + ones
+        self.planar = _planar(x.shape[3], kernel_size[1], out[1])
         image_bytes = self.rows_per_image * self.width * x.itemsize
         self.small = len(x) * image_bytes <= _KEPT_COL_BYTES
         self.group = _group_size(len(x), image_bytes, _IM2COL_GROUP_BYTES)
@@ -268,7 +268,7 @@ class _ColumnMatrix:
         """``col @ wb`` ``(N*OH*OW, F)``; ``keep`` the matrix for later if it is small."""
         y = np.empty((len(self.x) * self.rows_per_image, wb.shape[1]), wb.dtype)
         if keep and self.small:
-            self.kept = _empty_col(len(y), self.width, wb.dtype, _planar(self.x.shape[3]))
+            self.kept = _empty_col(len(y), self.width, wb.dtype, self.planar)
 
             def product(rows, images):
                 np.matmul(self.build(images, into=self.kept[rows]), wb, out=y[rows])
@@ -345,35 +345,36 @@ def _im2col(x, kernel_size, strides, pads, dilation, out, *, ones, into=None):
     ``(kh, kw, c)``, plus a last column of ones if ``ones``; written into ``into`` (an array
     from :func:`_empty_col`) when given.
 
-    Each tap copies its window into the matrix. With few channels the matrix is the
-    transpose of a row-contiguous ``(KH*KW*C, N*OH*OW)`` array filled from the
-    channel-planar padded input, in runs of OW pixels (runs of C channels crawl); above
-    ``_PLANAR_MAX_CHANNELS`` it is row-contiguous, filled from the NHWC padded input in runs
-    of C channels, which spares transposing the input and which a GEMM reads ~25% faster.
+    One strided copy fills the matrix from a view of all windows of the padded input. A
+    copy runs fastest over long contiguous runs, so the layout follows the shape (see
+    :func:`_planar`): either the matrix is the transpose of a row-contiguous
+    ``(KH*KW*C, N*OH*OW)`` array filled from channel-planar input in runs of an output row,
+    or it is row-contiguous, filled from the NHWC input in runs of a window row ``KW*C``.
     """
     N, H, W, C = x.shape
-    (KH, KW), (OH, OW) = kernel_size, out
+    (KH, KW), (SH, SW), (DH, DW), (OH, OW) = kernel_size, strides, dilation, out
     K = KH * KW * C
-    planar = _planar(C)
+    planar = _planar(C, KW, OW)
     col = _empty_col(N * OH * OW, K + ones, x.dtype, planar) if into is None else into
+    span = ((KH - 1) * DH + 1, (KW - 1) * DW + 1)
     if planar:
         xp = _pad(x.transpose(3, 0, 1, 2), pads, axes=(2, 3))  # (C, N, Hp, Wp)
-        windows = col.T[:K].reshape(KH, KW, C, N, OH, OW)
-        for kh, kw, rows, cols in _tap_slices(kernel_size, strides, dilation, out):
-            windows[kh, kw] = xp[:, :, rows, cols]
+        windows = sliding_window_view(xp, span, axis=(2, 3))[:, :, ::SH, ::SW, ::DH, ::DW]
+        col.T[:K].reshape(KH, KW, C, N, OH, OW)[...] = windows.transpose(4, 5, 0, 1, 2, 3)
     else:
         xp = _pad(x, pads, axes=(1, 2))  # (N, Hp, Wp, C)
-        windows = col.reshape(N, OH, OW, K + ones)[..., :K].reshape(N, OH, OW, KH, KW, C)
-        for kh, kw, rows, cols in _tap_slices(kernel_size, strides, dilation, out):
-            windows[:, :, :, kh, kw] = xp[:, rows, cols]
+        windows = sliding_window_view(xp, span, axis=(1, 2))[:, ::SH, ::SW, :, ::DH, ::DW]
+        rows = col.reshape(N, OH, OW, K + ones)[..., :K]
+        rows.reshape(N, OH, OW, KH, KW, C)[...] = windows.transpose(0, 1, 2, 4, 5, 3)
     if ones:
         col[:, K] = 1
     return col
 
 
-def _planar(channels):
-    """Whether :func:`_im2col` fills its matrix from channel-planar input (few channels)."""
-    return channels <= _PLANAR_MAX_CHANNELS
+def _planar(channels, kernel_width, out_width):
+    """Whether :func:`_im2col` fills its matrix from channel-planar input: when an output row
+    is a longer contiguous run than a window row (few channels, wide images)."""
+    return out_width > kernel_width * channels
 
 
 def _empty_col(rows, width, dtype, planar):

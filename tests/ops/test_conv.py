@@ -117,16 +117,20 @@ def torch_conv(x_shape, w_shape, strides=1, padding="valid", dilation=1):
     return fn
 
 
+@pytest.mark.parametrize("planar", [True, False])  # the two im2col layouts
 @pytest.mark.parametrize("case", CASES)
-def test_gradient(case):
+def test_gradient(case, planar, monkeypatch):
+    monkeypatch.setattr(conv, "_planar", lambda *_: planar)
     inputs = case.sample(np.random.default_rng(0), np.float64)
     check_grad(conv2d, inputs, **case.kwargs)
 
 
+@pytest.mark.parametrize("planar", [True, False])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CASES)
-def test_matches_torch(case, dtype):
+def test_matches_torch(case, dtype, planar, monkeypatch):
     pytest.importorskip("torch")
+    monkeypatch.setattr(conv, "_planar", lambda *_: planar)
     inputs = case.sample(np.random.default_rng(1), dtype)
     fn = torch_conv(case.x_shape, case.w_shape, **case.kwargs)
     check_vs_torch(conv2d, fn, inputs, **case.kwargs)
@@ -203,12 +207,16 @@ def test_groups_of_images_give_the_whole_batch_results(images, monkeypatch):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("channels", [3, 20])  # the two im2col layouts
+@pytest.mark.parametrize("channels", [3, 20])
+@pytest.mark.parametrize("planar", [True, False])  # the two im2col layouts
 @pytest.mark.parametrize("keep_col", [True, False])
 @pytest.mark.parametrize("workers", [2, 3])
-def test_worker_threads_give_the_one_thread_results(workers, keep_col, channels, monkeypatch):
+def test_worker_threads_give_the_one_thread_results(
+    workers, keep_col, planar, channels, monkeypatch
+):
     """Seven images split over 2 or 3 threads, with the column matrix kept or rebuilt in
-    groups of two images: the same output and gradients as one thread."""
+    groups of two images, in either layout: the same output and gradients as one thread."""
+    monkeypatch.setattr(conv, "_planar", lambda *_: planar)
     rng = np.random.default_rng(8)
     shapes = [(7, 6, 5, channels), (3, 3, channels, 4), 4]
     x, w, b = (Tensor(rng.standard_normal(s), requires_grad=True) for s in shapes)
