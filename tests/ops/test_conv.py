@@ -207,6 +207,35 @@ def test_groups_of_images_give_the_whole_batch_results(images, monkeypatch):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("block_rows", [1, 7])
+@pytest.mark.parametrize("keep_col", [True, False])
+def test_planar_products_in_blocks_of_rows_give_the_whole_matrix_results(
+    block_rows, keep_col, monkeypatch
+):
+    """A channel-planar column matrix multiplied a block of rows at a time (blocks of 1 or 7
+    of its 50 rows, the last one short): the same output and gradients as in one block."""
+    rng = np.random.default_rng(9)
+    x, w, b = (
+        Tensor(rng.standard_normal(s), requires_grad=True) for s in [(2, 7, 7, 2), (3, 3, 2, 3), 3]
+    )
+    gy = rng.standard_normal((2, 5, 5, 3))
+    monkeypatch.setattr(conv, "_planar", lambda *_: True)
+    if not keep_col:
+        monkeypatch.setattr(conv, "_KEPT_COL_BYTES", 0)
+
+    def run():
+        for t in (x, w, b):
+            t.zero_grad()
+        y = conv2d(x, w, b)
+        y.backward(gy)
+        return [y.data, x.grad, w.grad, b.grad]
+
+    whole = run()
+    monkeypatch.setattr(conv, "_PLANAR_BLOCK_ROWS", block_rows)
+    for got, expected in zip(run(), whole):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("channels", [3, 20])
 @pytest.mark.parametrize("planar", [True, False])  # the two im2col layouts
 @pytest.mark.parametrize("keep_col", [True, False])
