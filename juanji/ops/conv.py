@@ -2,9 +2,9 @@
 
 The KH*KW shifted windows of the padded input are copied, in one strided copy, into a
 column matrix ``col`` of shape ``(N*OH*OW, KH*KW*C)`` (plus a column of ones that carries the
-bias), so the output, the kernel gradient and the bias gradient are one GEMM each. A large
-``col`` is never held whole: it is built again for each product, a cache-sized group of
-images at a time. The input gradient is folded back by col2im, again a loop over the taps:
+bias), so the output, the kernel gradient and the bias gradient are one GEMM each. ``col``
+is never held whole: it is built again for each product, a cache-sized group of images at a
+time. The input gradient is folded back by col2im, again a loop over the taps:
 one small GEMM per tap gives its share, ``gy @ w[kh, kw]^T``, into a buffer reused by the next
 tap, and it is added at the pixels the tap read, a group of images at a time. The groups of a
 large enough convolution run on the worker threads (:mod:`juanji.parallel`)."""
@@ -21,11 +21,9 @@ from juanji.autograd import primitive
 __all__ = ["conv2d", "conv_output_size", "conv_padding"]
 
 _MODES = ("valid", "same", "full")
-# A column matrix up to this size is kept from the forward pass for the kernel gradient; a
-# larger one is never held whole: both passes build it a group of images at a time, each
-# group small enough to stay in cache until its GEMM has read it (as fast as reading a kept
-# one back from memory on the 32- and 64-channel layers measured, and 100+ MB lighter).
-_KEPT_COL_BYTES = 16 << 20
+# The column matrix is never held whole: each product builds it a group of images at a time,
+# each group small enough to stay in cache until its GEMM has read it (on the small CNNs as
+# fast as keeping the whole matrix from the forward pass for the kernel gradient, and lighter).
 _IM2COL_GROUP_BYTES = 2 << 20
 # OpenBLAS multiplies a tall channel-planar (column-major) column matrix 1.3-2x faster a
 # block of this many rows at a time than whole (seed CNN and VGG first layers, both products).
@@ -222,7 +220,7 @@ def conv2d(x, w, b=None, *, strides=1, padding="valid", dilation=1, needs_grad=(
     n_workers = parallel.workers() if N * OH * OW * K * F >= _THREADS_MIN_MACS else 1
     col = _ColumnMatrix(x, (KH, KW), strides, pads, dilation, out, b is not None, n_workers)
     wb = w.reshape(K, F) if b is None else np.concatenate([w.reshape(K, F), b[None].astype(dtype)])
-    y = col.times(wb, keep=needs_w)  # (N*OH*OW, F)
+    y = col.times(wb)  # (N*OH*OW, F)
 
     def backward(gy):
         gy = gy.reshape(N * OH * OW, F)
@@ -244,10 +242,8 @@ def conv2d(x, w, b=None, *, strides=1, padding="valid", dilation=1, needs_grad=(
 class _ColumnMatrix:
     """The im2col matrix ``col`` ``(N*OH*OW, K [+ 1])`` of images ``x``, in products.
 
-    Products go a group of images at a time, the groups spread over ``n_workers`` threads.
-    A matrix up to ``_KEPT_COL_BYTES`` is built once and kept for the kernel gradient; a
-    larger one is never held whole: each product builds it again, each group small enough
-    to stay in cache until its GEMM has read it."""
+    The matrix is never held whole: each product builds it again, a cache-sized group of
+    images at a time, the groups spread over ``n_workers`` threads."""
 
     def __init__(self, x, kernel_size, strides, pads, dilation, out, ones, n_workers):
         self.x, self.rows_per_image, self.n_workers = x, out[0] * out[1], n_workers
@@ -260,52 +256,33 @@ class _ColumnMatrix:
             out=out,
             ones=ones,
         )
-        self.width = kernel_size[0] * kernel_size[1] * x.shape[3] + ones
-        self.planar = _planar(x.shape[3], kernel_size[1], out[1])
-        image_bytes = self.rows_per_image * self.width * x.itemsize
-        self.small = len(x) * image_bytes <= _KEPT_COL_BYTES
-        self.group = _group_size(len(x), image_bytes, _IM2COL_GROUP_BYTES)
-        self.kept = None
+        width = kernel_size[0] * kernel_size[1] * x.shape[3] + ones
+        self.group = _group_size(
+            len(x), self.rows_per_image * width * x.itemsize, _IM2COL_GROUP_BYTES
+        )
 
-    def times(self, wb, *, keep):
-        """``col @ wb`` ``(N*OH*OW, F)``; ``keep`` the matrix for later if it is small."""
+    def times(self, wb):
+        """``col @ wb`` ``(N*OH*OW, F)``."""
         y = np.empty((len(self.x) * self.rows_per_image, wb.shape[1]), wb.dtype)
-        if keep and self.small:
-            self.kept = _empty_col(len(y), self.width, wb.dtype, self.planar)
-
-            def product(rows, images):
-                _col_times(self.build(images, into=self.kept[rows]), wb, y[rows])
-
-            parallel.map_tasks(product, self._groups(per_worker=True), self.n_workers)
-        else:
-            parallel.map_tasks(
-                lambda rows, images: _col_times(self.build(images), wb, y[rows]),
-                self._groups(),
-                self.n_workers,
-            )
+        parallel.map_tasks(
+            lambda rows, images: _col_times(self.build(images), wb, y[rows]),
+            self._groups(),
+            self.n_workers,
+        )
         return y
 
     def transposed_times(self, gy):
         """``col^T @ gy`` ``(K [+ 1], F)`` for ``gy`` ``(N*OH*OW, F)``."""
-        if self.kept is not None:
-            parts = parallel.map_tasks(
-                lambda rows, _: _col_transposed_times(self.kept[rows], gy[rows]),
-                self._groups(per_worker=True),
-                self.n_workers,
-            )
-        else:
-            parts = parallel.map_tasks(
-                lambda rows, images: _col_transposed_times(self.build(images), gy[rows]),
-                self._groups(),
-                self.n_workers,
-            )
+        parts = parallel.map_tasks(
+            lambda rows, images: _col_transposed_times(self.build(images), gy[rows]),
+            self._groups(),
+            self.n_workers,
+        )
         return functools.reduce(np.add, parts)
 
-    def _groups(self, *, per_worker=False):
-        """``(rows of col, images)`` for each group of images: cache-sized ones, or one per
-        worker thread (for a kept matrix)."""
-        most = None if per_worker else self.group
-        for start, stop in parallel.worker_spans(len(self.x), self.n_workers, most):
+    def _groups(self):
+        """``(rows of col, images)`` for each cache-sized group of images."""
+        for start, stop in parallel.worker_spans(len(self.x), self.n_workers, self.group):
             rows = slice(start * self.rows_per_image, stop * self.rows_per_image)
             yield rows, self.x[start:stop]
 
@@ -364,10 +341,9 @@ def _tap_slices(kernel_size, strides, dilation, out):
             yield kh, kw, rows, cols
 
 
-def _im2col(x, kernel_size, strides, pads, dilation, out, *, ones, into=None):
+def _im2col(x, kernel_size, strides, pads, dilation, out, *, ones):
     """The windows of ``x`` as a ``(N*OH*OW, KH*KW*C)`` matrix with columns ordered
-    ``(kh, kw, c)``, plus a last column of ones if ``ones``; written into ``into`` (an array
-    from :func:`_empty_col`) when given.
+    ``(kh, kw, c)``, plus a last column of ones if ``ones``.
 
     One strided copy fills the matrix from a view of all windows of the padded input. A
     copy runs fastest over long contiguous runs, so the layout follows the shape (see
@@ -379,7 +355,8 @@ def _im2col(x, kernel_size, strides, pads, dilation, out, *, ones, into=None):
     (KH, KW), (SH, SW), (DH, DW), (OH, OW) = kernel_size, strides, dilation, out
     K = KH * KW * C
     planar = _planar(C, KW, OW)
-    col = _empty_col(N * OH * OW, K + ones, x.dtype, planar) if into is None else into
+    M = N * OH * OW
+    col = np.empty((K + ones, M), x.dtype).T if planar else np.empty((M, K + ones), x.dtype)
     span = ((KH - 1) * DH + 1, (KW - 1) * DW + 1)
     if planar:
         xp = _pad(x.transpose(3, 0, 1, 2), pads, axes=(2, 3))  # (C, N, Hp, Wp)
@@ -388,8 +365,8 @@ def _im2col(x, kernel_size, strides, pads, dilation, out, *, ones, into=None):
     else:
         xp = _pad(x, pads, axes=(1, 2))  # (N, Hp, Wp, C)
         windows = sliding_window_view(xp, span, axis=(1, 2))[:, ::SH, ::SW, :, ::DH, ::DW]
-        rows = col.reshape(N, OH, OW, K + ones)[..., :K]
-        rows.reshape(N, OH, OW, KH, KW, C)[...] = windows.transpose(0, 1, 2, 4, 5, 3)
+        by_pixel = col.reshape(N, OH, OW, K + ones)[..., :K]
+        by_pixel.reshape(N, OH, OW, KH, KW, C)[...] = windows.transpose(0, 1, 2, 4, 5, 3)
     if ones:
         col[:, K] = 1
     return col
@@ -399,12 +376,6 @@ def _planar(channels, kernel_width, out_width):
     """Whether :func:`_im2col` fills its matrix from channel-planar input: when an output row
     is a longer contiguous run than a window row (few channels, wide images)."""
     return out_width > kernel_width * channels
-
-
-def _empty_col(rows, width, dtype, planar):
-    """An uninitialised ``(rows, width)`` column matrix, as the transpose of a row-contiguous
-    ``(width, rows)`` array if ``planar``."""
-    return np.empty((width, rows), dtype).T if planar else np.empty((rows, width), dtype)
 
 
 def _col2im(gy, w, x_shape, strides, pads, dilation, out, n_workers):

@@ -158,10 +158,9 @@ def test_the_first_layer_skips_the_input_gradient(monkeypatch):
 
 @pytest.mark.parametrize("case", CASES)
 def test_gradient_one_image_at_a_time(case, monkeypatch):
-    """Large layers build their column matrix (forward and kernel gradient) and fold back their
+    """Layers build their column matrix (forward and kernel gradient) and fold back their
     input gradient a group of images at a time; forced down to single images, every case still
     passes the gradient check."""
-    monkeypatch.setattr(conv, "_KEPT_COL_BYTES", 0)
     monkeypatch.setattr(conv, "_IM2COL_GROUP_BYTES", 1)
     monkeypatch.setattr(conv, "_COL2IM_GROUP_BYTES", 1)
     check_grad(conv2d, case.sample(np.random.default_rng(0), np.float64), **case.kwargs)
@@ -188,7 +187,6 @@ def test_groups_of_images_give_the_whole_batch_results(images, monkeypatch):
     whole = run()
     col_bytes_per_image = 6 * 5 * (3 * 3 * 3 + 1) * 8  # OH*OW rows of K weights and a bias
     col2im_bytes_per_image = (6 * 5 + 8 * 7) * 3 * 8  # the share and the padded gradient
-    monkeypatch.setattr(conv, "_KEPT_COL_BYTES", 0)
     monkeypatch.setattr(conv, "_IM2COL_GROUP_BYTES", images * col_bytes_per_image)
     monkeypatch.setattr(conv, "_COL2IM_GROUP_BYTES", images * col2im_bytes_per_image)
     im2col_calls, im2col = [], conv._im2col
@@ -208,10 +206,7 @@ def test_groups_of_images_give_the_whole_batch_results(images, monkeypatch):
 
 
 @pytest.mark.parametrize("block_rows", [1, 7])
-@pytest.mark.parametrize("keep_col", [True, False])
-def test_planar_products_in_blocks_of_rows_give_the_whole_matrix_results(
-    block_rows, keep_col, monkeypatch
-):
+def test_planar_products_in_blocks_of_rows_give_the_whole_matrix_results(block_rows, monkeypatch):
     """A channel-planar column matrix multiplied a block of rows at a time (blocks of 1 or 7
     of its 50 rows, the last one short): the same output and gradients as in one block."""
     rng = np.random.default_rng(9)
@@ -220,8 +215,6 @@ def test_planar_products_in_blocks_of_rows_give_the_whole_matrix_results(
     )
     gy = rng.standard_normal((2, 5, 5, 3))
     monkeypatch.setattr(conv, "_planar", lambda *_: True)
-    if not keep_col:
-        monkeypatch.setattr(conv, "_KEPT_COL_BYTES", 0)
 
     def run():
         for t in (x, w, b):
@@ -238,13 +231,12 @@ def test_planar_products_in_blocks_of_rows_give_the_whole_matrix_results(
 
 @pytest.mark.parametrize("channels", [3, 20])
 @pytest.mark.parametrize("planar", [True, False])  # the two im2col layouts
-@pytest.mark.parametrize("keep_col", [True, False])
+@pytest.mark.parametrize("pairs", [True, False])
 @pytest.mark.parametrize("workers", [2, 3])
-def test_worker_threads_give_the_one_thread_results(
-    workers, keep_col, planar, channels, monkeypatch
-):
-    """Seven images split over 2 or 3 threads, with the column matrix kept or rebuilt in
-    groups of two images, in either layout: the same output and gradients as one thread."""
+def test_worker_threads_give_the_one_thread_results(workers, pairs, planar, channels, monkeypatch):
+    """Seven images split over 2 or 3 threads, each thread building the column matrix of its
+    images whole or two images at a time, in either layout: the same output and gradients as
+    one thread."""
     monkeypatch.setattr(conv, "_planar", lambda *_: planar)
     rng = np.random.default_rng(8)
     shapes = [(7, 6, 5, channels), (3, 3, channels, 4), 4]
@@ -261,8 +253,7 @@ def test_worker_threads_give_the_one_thread_results(
         y.backward(gy)
         return [y.data, x.grad, w.grad, b.grad]
 
-    if not keep_col:
-        monkeypatch.setattr(conv, "_KEPT_COL_BYTES", 0)
+    if pairs:
         monkeypatch.setattr(conv, "_IM2COL_GROUP_BYTES", 2 * 3 * 3 * (9 * channels + 1) * 8)
     one_thread = run(1)
     for got, expected in zip(run(workers), one_thread):
