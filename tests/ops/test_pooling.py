@@ -103,8 +103,17 @@ def test_the_table_covers_every_op():
     assert {case.op.__name__ for case in TABLE} == set(pooling.__all__)
 
 
+# Side-by-side windows spread the pooled arrays over the blocks two ways (see _expand): by a
+# copy repeated along the width (few channels) or by broadcasting; tests run both.
+FEW_CHANNELS = pytest.mark.parametrize(
+    "few_channels", [pooling._FEW_CHANNELS, 0], ids=["repeated", "broadcast"]
+)
+
+
+@FEW_CHANNELS
 @pytest.mark.parametrize("case", CASES)
-def test_gradient(case):
+def test_gradient(case, few_channels, monkeypatch):
+    monkeypatch.setattr(pooling, "_FEW_CHANNELS", few_channels)
     x = distinct(np.random.default_rng(0), case.x_shape)
     check_grad(case.op, [x], **case.kwargs)
 
@@ -183,17 +192,21 @@ TIES = np.array([[0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [0.0, 2.0, 2.0]])[None, :, :,
     ],
     ids=["side_by_side", "overlapping", "same"],
 )
-def test_ties_send_the_gradient_to_the_first_maximum(kwargs, expected):
+@FEW_CHANNELS
+def test_ties_send_the_gradient_to_the_first_maximum(kwargs, expected, few_channels, monkeypatch):
     """Of equal maxima, the first in row-major order within the window takes the gradient."""
+    monkeypatch.setattr(pooling, "_FEW_CHANNELS", few_channels)
     x = Tensor(TIES, requires_grad=True)
     y = max_pool2d(x, **kwargs)
     y.backward(np.arange(1.0, y.size + 1).reshape(y.shape))
     np.testing.assert_array_equal(x.grad[0, :, :, 0], expected)
 
 
-def test_ties_on_relu_like_maps_match_torch():
+@FEW_CHANNELS
+def test_ties_on_relu_like_maps_match_torch(few_channels, monkeypatch):
     """All-zero windows (common after ReLU) hold four tied maxima."""
     pytest.importorskip("torch")
+    monkeypatch.setattr(pooling, "_FEW_CHANNELS", few_channels)
     x = np.maximum(np.random.default_rng(3).standard_normal((2, 6, 6, 3)), 0)
     check_vs_torch(max_pool2d, torch_pool("max", x.shape), [x])
     check_vs_torch(max_pool2d, torch_pool("max", x.shape, 3, 1), [x], pool_size=3, strides=1)
