@@ -13,7 +13,7 @@ import functools
 import math
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from juanji import backend, parallel
 from juanji.autograd import primitive
@@ -357,16 +357,21 @@ def _im2col(x, kernel_size, strides, pads, dilation, out, *, ones):
     planar = _planar(C, KW, OW)
     M = N * OH * OW
     col = np.empty((K + ones, M), x.dtype).T if planar else np.empty((M, K + ones), x.dtype)
-    span = ((KH - 1) * DH + 1, (KW - 1) * DW + 1)
     if planar:
         xp = _pad(x.transpose(3, 0, 1, 2), pads, axes=(2, 3))  # (C, N, Hp, Wp)
-        windows = sliding_window_view(xp, span, axis=(2, 3))[:, :, ::SH, ::SW, ::DH, ::DW]
-        col.T[:K].reshape(KH, KW, C, N, OH, OW)[...] = windows.transpose(4, 5, 0, 1, 2, 3)
+        sC, sN, sH, sW = xp.strides
     else:
         xp = _pad(x, pads, axes=(1, 2))  # (N, Hp, Wp, C)
-        windows = sliding_window_view(xp, span, axis=(1, 2))[:, ::SH, ::SW, :, ::DH, ::DW]
-        by_pixel = col.reshape(N, OH, OW, K + ones)[..., :K]
-        by_pixel.reshape(N, OH, OW, KH, KW, C)[...] = windows.transpose(0, 1, 2, 4, 5, 3)
+        sN, sH, sW, sC = xp.strides
+    # A view of every window by as_strided, since it is built for every group of images
+    # (sliding_window_view costs ~10x more); _geometry has checked that the windows fit.
+    taps, steps = (DH * sH, DW * sW), (SH * sH, SW * sW)
+    if planar:
+        windows = as_strided(xp, (KH, KW, C, N, OH, OW), (*taps, sC, sN, *steps), writeable=False)
+        col.T[:K].reshape(windows.shape)[...] = windows
+    else:
+        windows = as_strided(xp, (N, OH, OW, KH, KW, C), (sN, *steps, *taps, sC), writeable=False)
+        col.reshape(N, OH, OW, K + ones)[..., :K].reshape(windows.shape)[...] = windows
     if ones:
         col[:, K] = 1
     return col
