@@ -404,17 +404,19 @@ def _col2im(gy, w, x_shape, strides, pads, dilation, out, n_workers):
 
 def _col2im_range(gy, w, gx, strides, pads, dilation, out):
     """Fill ``gx`` ``(n, H, W, C)`` from ``gy`` ``(n, OH*OW, F)``, a cache-sized group of
-    images at a time."""
+    images at a time (straight into ``gx`` when there is no padding to crop)."""
     n, H, W, C = gx.shape
     (top, bottom), (left, right) = pads
     Hp, Wp = H + top + bottom, W + left + right
     group = _group_size(n, (out[0] * out[1] + Hp * Wp) * C * gy.itemsize, _COL2IM_GROUP_BYTES)
-    gxp = np.empty((group, Hp, Wp, C), gy.dtype)
+    padded = (Hp, Wp) != (H, W)
+    gxp = np.empty((group, Hp, Wp, C), gy.dtype) if padded else None
     share = np.empty((group * out[0] * out[1], C), gy.dtype)
     for start, stop in parallel.spans(n, group):
-        size = stop - start
-        _col2im_group(gy[start:stop], w, gxp[:size], share, strides, dilation, out)
-        gx[start:stop] = gxp[:size, top : top + H, left : left + W]
+        target = gxp[: stop - start] if padded else gx[start:stop]
+        _col2im_group(gy[start:stop], w, target, share, strides, dilation, out)
+        if padded:
+            gx[start:stop] = target[:, top : top + H, left : left + W]
 
 
 def _col2im_group(gy, w, gxp, share, strides, dilation, out):
