@@ -119,9 +119,12 @@ def spans(n, size):
 
 
 def worker_spans(n, n_workers, most=None):
-    """:func:`spans` of ``range(n)``, one per worker thread, or of at most ``most`` items."""
-    share = -(-n // n_workers)  # ceil(n / n_workers)
-    return spans(n, share if most is None else min(most, share))
+    """``(start, stop)`` of runs covering ``range(n)``, of sizes differing by at most one: one
+    per worker thread, or a multiple of that many (so that each thread gets as much work) of
+    at most ``most`` items."""
+    count = n_workers if most is None else -(-n // (n_workers * most)) * n_workers
+    bounds = [n * i // count for i in range(count + 1)]
+    return [(start, stop) for start, stop in zip(bounds, bounds[1:]) if stop > start]
 
 
 def _forget_threads_after_fork():

@@ -106,3 +106,22 @@ def test_a_forked_child_gets_its_own_threads():
             child.kill()
         assert child.exitcode == 0
         assert queue.get(timeout=5) == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    "n, n_workers, most, sizes",
+    [
+        (100, 2, None, [50, 50]),
+        (100, 1, 29, [25] * 4),  # not 29, 29, 29, 13
+        (100, 2, 29, [25] * 4),  # two each
+        (100, 2, 40, [25] * 4),  # 3 spans of 40 would leave one thread idle a third of the time
+        (7, 3, None, [2, 2, 3]),
+        (5, 1, 2, [1, 2, 2]),
+        (1, 2, None, [1]),
+    ],
+)
+def test_worker_spans_cover_the_range_in_near_equal_parts(n, n_workers, most, sizes):
+    spans = parallel.worker_spans(n, n_workers, most)
+    assert [stop - start for start, stop in spans] == sizes
+    assert spans[0][0] == 0 and spans[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
