@@ -1,5 +1,6 @@
 """Batch normalisation over every axis but the last (channels_last)."""
 
+import math
 import numbers
 
 import numpy as np
@@ -8,6 +9,9 @@ from juanji import backend, parallel
 from juanji.autograd import Tensor, primitive
 
 __all__ = ["batch_norm"]
+
+# Per-channel passes run over rows of about this many values (see _Wide).
+_WIDE_RUN = 2048
 
 
 def _channel_array(value, name, n_channels):
@@ -83,14 +87,16 @@ def batch_norm(
     _check_hyper_parameters(momentum, epsilon)
     x2 = x.reshape(-1, n_channels)  # (M, C), M values per channel
     m = len(x2)
+    wide = _Wide(m, n_channels)
     ones = np.ones(m, x.dtype)  # NOTE: ones @ x2 (a GEMV) sums channels ~8x faster than x2.sum(0)
     if training:
         mean = (ones @ x2) / m
         # centred first: the variance stays exact for a large mean
+        wide_mean = wide.tile(mean)
         centred = parallel.batchwise(
-            lambda x2, c: np.subtract(x2, mean, out=c), np.empty_like(x2), x2
+            lambda x, c: np.subtract(x, wide_mean, out=c), wide.empty(x.dtype), wide(x2)
         )
-        var = np.einsum("mc,mc->c", centred, centred) / m
+        var = np.einsum("mc,mc->c", wide.narrow(centred), wide.narrow(centred)) / m
         # NOTE: the running variance tracks the biased batch variance, as Keras does
         # (PyTorch tracks the unbiased one, scaled by M / (M - 1)).
         for running, batch in ((running_mean, mean), (running_var, var)):
@@ -104,15 +110,18 @@ def batch_norm(
     else:
         mean = running_mean.astype(x.dtype, copy=False)
         var = running_var.astype(x.dtype, copy=False)
-        centred = x2 - mean if needs_grad[1] else None  # only gamma's gradient needs it
+        centred = wide(x2 - mean) if needs_grad[1] else None  # only gamma's gradient needs it
     inv_std = 1 / np.sqrt(var + epsilon)  # (C,)
     scale = inv_std if gamma is None else gamma * inv_std  # (C,)
     # One multiply and one add per value: y = x_hat * gamma + beta as a per-channel affine map.
     if training:
         source, shift = centred, beta
     else:
-        source, shift = x2, -mean * scale if beta is None else beta - mean * scale
-    y = parallel.batchwise(lambda x, y: _affine(x, scale, shift, y), np.empty_like(source), source)
+        source, shift = wide(x2), -mean * scale if beta is None else beta - mean * scale
+    wide_scale, wide_shift = wide.tile(scale), wide.tile(shift)
+    y = parallel.batchwise(
+        lambda x, y: _affine(x, wide_scale, wide_shift, y), wide.empty(source.dtype), source
+    )
     shape = x.shape
 
     def backward(gy):
@@ -120,21 +129,23 @@ def batch_norm(
         gbeta = ones @ gy
         ggamma = None
         if training or needs_grad[1]:
-            ggamma = np.einsum("mc,mc->c", gy, centred) * inv_std  # sum(gy * x_hat)
+            # sum(gy * x_hat)
+            ggamma = np.einsum("mc,mc->c", gy, wide.narrow(centred)) * inv_std
         gx = None
         if needs_grad[0] and training:
             # scale * (gy - gbeta / M - x_hat * ggamma / M), x_hat = centred * inv_std.
-            k, shift = -scale * inv_std * ggamma / m, -scale * gbeta / m
+            k = wide.tile(-scale * inv_std * ggamma / m)
+            shift = wide.tile(-scale * gbeta / m)
 
             def input_grad(gy, centred, gx):
                 centred *= k  # NOTE: in place: this closure is its only reader, and runs once
-                _affine(gy, scale, shift, gx)
+                _affine(gy, wide_scale, shift, gx)
                 gx += centred
 
-            gx = parallel.batchwise(input_grad, np.empty_like(gy), gy, centred)
+            gx = parallel.batchwise(input_grad, wide.empty(gy.dtype), wide(gy), centred)
         elif needs_grad[0]:
             gx = parallel.batchwise(
-                lambda gy, gx: np.multiply(gy, scale, out=gx), np.empty_like(gy), gy
+                lambda gy, gx: np.multiply(gy, wide_scale, out=gx), wide.empty(gy.dtype), wide(gy)
             )
         return (
             None if gx is None else gx.reshape(shape),
@@ -143,6 +154,33 @@ def batch_norm(
         )
 
     return y.reshape(shape), backward
+
+
+class _Wide:
+    """``(M, C)`` arrays seen as ``(M / k, k * C)`` and ``(C,)`` vectors tiled ``k`` times to
+    match. A ufunc broadcasting a ``(C,)`` vector over ``(M, C)`` loops over runs of C values,
+    which crawls for tens of channels; over runs of ``k * C`` (about 2048) it runs 1.3-3x
+    faster. ``k`` is the largest power of two up to ``_WIDE_RUN // C`` that divides M."""
+
+    def __init__(self, m, channels):
+        self.m, self.channels = m, channels
+        self.k = math.gcd(m, 1 << max(0, (_WIDE_RUN // channels).bit_length() - 1))
+
+    def __call__(self, a):
+        """``a`` ``(M, C)`` as ``(M / k, k * C)``."""
+        return a.reshape(self.m // self.k, self.k * self.channels)
+
+    def narrow(self, a):
+        """A wide array back as ``(M, C)``."""
+        return a.reshape(self.m, self.channels)
+
+    def tile(self, vector):
+        """A ``(C,)`` vector (or None) tiled to ``(k * C,)``."""
+        return None if vector is None else np.tile(vector, self.k)
+
+    def empty(self, dtype):
+        """An uninitialised wide array."""
+        return np.empty((self.m // self.k, self.k * self.channels), dtype)
 
 
 def _affine(x, scale, shift, out):
