@@ -73,6 +73,11 @@ TABLE = [
 ]
 CASES = [pytest.param(case, id=case.name) for case in TABLE]
 
+# The input gradient is folded back tap by tap, or for few channels and unit strides on a
+# grid of whole image rows (see conv._col2im); tests run both.
+FOLDS = {"taps": 0, "grid": 1 << 30}  # conv._GRID_MAX_CHANNELS
+FOLD = pytest.mark.parametrize("fold", FOLDS)
+
 
 def tf_same_padding(size, kernel, stride, dilation):
     """TensorFlow's "same" rule, written out independently of juanji."""
@@ -117,20 +122,24 @@ def torch_conv(x_shape, w_shape, strides=1, padding="valid", dilation=1):
     return fn
 
 
+@FOLD
 @pytest.mark.parametrize("planar", [True, False])  # the two im2col layouts
 @pytest.mark.parametrize("case", CASES)
-def test_gradient(case, planar, monkeypatch):
+def test_gradient(case, planar, fold, monkeypatch):
     monkeypatch.setattr(conv, "_planar", lambda *_: planar)
+    monkeypatch.setattr(conv, "_GRID_MAX_CHANNELS", FOLDS[fold])
     inputs = case.sample(np.random.default_rng(0), np.float64)
     check_grad(conv2d, inputs, **case.kwargs)
 
 
+@FOLD
 @pytest.mark.parametrize("planar", [True, False])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CASES)
-def test_matches_torch(case, dtype, planar, monkeypatch):
+def test_matches_torch(case, dtype, planar, fold, monkeypatch):
     pytest.importorskip("torch")
     monkeypatch.setattr(conv, "_planar", lambda *_: planar)
+    monkeypatch.setattr(conv, "_GRID_MAX_CHANNELS", FOLDS[fold])
     inputs = case.sample(np.random.default_rng(1), dtype)
     fn = torch_conv(case.x_shape, case.w_shape, **case.kwargs)
     check_vs_torch(conv2d, fn, inputs, **case.kwargs)
@@ -166,10 +175,12 @@ def test_gradient_one_image_at_a_time(case, monkeypatch):
     check_grad(conv2d, case.sample(np.random.default_rng(0), np.float64), **case.kwargs)
 
 
+@FOLD
 @pytest.mark.parametrize("images, groups", [(1, [1] * 5), (2, [1, 2, 2]), (3, [2, 3])])
-def test_groups_of_images_give_the_whole_batch_results(images, groups, monkeypatch):
+def test_groups_of_images_give_the_whole_batch_results(images, groups, fold, monkeypatch):
     """Five 6x5x3 images, "same" 3x3 kernel: groups of at most 1, 2 or 3 images give the
     whole batch's output and gradients."""
+    monkeypatch.setattr(conv, "_GRID_MAX_CHANNELS", FOLDS[fold])
     rng = np.random.default_rng(6)
     x, w, b = (
         Tensor(rng.standard_normal(s), requires_grad=True) for s in [(5, 6, 5, 3), (3, 3, 3, 4), 4]
@@ -186,16 +197,20 @@ def test_groups_of_images_give_the_whole_batch_results(images, groups, monkeypat
     monkeypatch.setattr(parallel, "workers", lambda: 1)
     whole = run()
     col_bytes_per_image = 6 * 5 * (3 * 3 * 3 + 1) * 8  # OH*OW rows of K weights and a bias
-    col2im_bytes_per_image = (6 * 5 + 8 * 7) * 3 * 8  # the share and the padded gradient
+    col2im_bytes_per_image = {
+        "taps": (6 * 5 + 8 * 7) * 3 * 8,  # the share and the padded gradient
+        "grid": (9 * 3 * 6 * 7 + 3 * 9 * 7 + 6 * 7 * 4) * 8,  # shares, planes and grid
+    }[fold]
     monkeypatch.setattr(conv, "_IM2COL_GROUP_BYTES", images * col_bytes_per_image)
     monkeypatch.setattr(conv, "_COL2IM_GROUP_BYTES", images * col2im_bytes_per_image)
     im2col_calls, im2col = [], conv._im2col
     monkeypatch.setattr(
         conv, "_im2col", lambda x, **kw: im2col_calls.append(len(x)) or im2col(x, **kw)
     )
-    col2im_calls, col2im_group = [], conv._col2im_group
+    col2im_calls, group_fn = [], {"taps": "_col2im_group", "grid": "_col2im_grid_group"}[fold]
+    col2im_group = getattr(conv, group_fn)
     monkeypatch.setattr(
-        conv, "_col2im_group", lambda gy, *a: col2im_calls.append(len(gy)) or col2im_group(gy, *a)
+        conv, group_fn, lambda gy, *a: col2im_calls.append(len(gy)) or col2im_group(gy, *a)
     )
     grouped = run()
     assert im2col_calls == groups * 2  # forward, then the kernel gradient
