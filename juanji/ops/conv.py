@@ -6,8 +6,10 @@ bias), so the output, the kernel gradient and the bias gradient are one GEMM eac
 is never held whole: it is built again for each product, a cache-sized group of images at a
 time. The input gradient is folded back by col2im, again a loop over the taps:
 one small GEMM per tap gives its share, ``gy @ w[kh, kw]^T``, into a buffer reused by the next
-tap, and it is added at the pixels the tap read, a group of images at a time. The groups of a
-large enough convolution run on the worker threads (:mod:`juanji.parallel`)."""
+tap, and it is added at the pixels the tap read, a group of images at a time; with few
+channels and unit strides one GEMM gives all taps' shares on a grid of whole image rows, each
+added as one run per channel plane. The groups of a large enough convolution run on the
+worker threads (:mod:`juanji.parallel`)."""
 
 import functools
 import math
