@@ -104,7 +104,6 @@ def _expand(a, pool_width):
         return a[:, :, None, :, None, :]
     N, OH, OW, C = a.shape
     return np.repeat(a, pool_width, axis=2).reshape(N, OH, 1, OW, pool_width, C)
-    return a[:, :, None, :, None, :]
 
 
 def _tiled_max_grad(windows, xp, y, gy, gxp):
