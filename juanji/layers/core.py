@@ -85,9 +85,7 @@ class Dense(KernelLayer):
         self.build_kernel((input_shape[-1], self.units))
 
     def call(self, x, training=False):
-        if self.bias is None:
-            return self.activate(ops.dense(x, self.kernel))
-        return self.activate(ops.dense(x, self.kernel, self.bias))
+        return self.activate(ops.dense(x, self.kernel, self.bias))  # bias None: no bias
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}
