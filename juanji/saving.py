@@ -25,6 +25,14 @@ FORMAT = "juanji.model"
 FORMAT_VERSION = 1
 
 
+class ModelFileError(ValueError):
+    """A model or weights file that cannot be read: missing parts, corrupt or hostile content.
+
+    Every load error of a model file is of this type; its message names the file and the
+    entry that is wrong, and what was expected.
+    """
+
+
 def _write_file(path, data):
     """Write ``data`` atomically, creating the destination folder if needed."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -42,7 +50,7 @@ def _read_npz(archive, name, path):
         with np.load(io.BytesIO(archive.read(name)), allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files}
     except (ValueError, OSError, zipfile.BadZipFile, KeyError) as error:
-        raise ValueError(f"'{path}' is corrupt: cannot read {name} ({error})") from None
+        raise ModelFileError(f"'{path}' is corrupt: cannot read {name} ({error})") from None
 
 
 def save_model(model, path, extra=None, include_optimizer=True):
@@ -84,22 +92,22 @@ def _open(path):
         archive = zipfile.ZipFile(path)
         config = json.loads(archive.read("config.json"))
     except zipfile.BadZipFile:
-        raise ValueError(
+        raise ModelFileError(
             f"'{path}' is not a juanji model file (not a zip archive, or truncated)."
         ) from None
     except KeyError:
-        raise ValueError(f"'{path}' is not a juanji model file (no config.json).") from None
+        raise ModelFileError(f"'{path}' is not a juanji model file (no config.json).") from None
     except (json.JSONDecodeError, UnicodeDecodeError, zipfile.error, OSError) as error:
-        raise ValueError(f"'{path}' is corrupt: config.json cannot be read ({error}).") from None
+        raise ModelFileError(f"'{path}' is corrupt: config.json cannot be read ({error}).") from None
     found = config.get("format") if isinstance(config, dict) else None
     if found != FORMAT:
-        raise ValueError(
+        raise ModelFileError(
             f"'{path}' is not a juanji model file. Expected format '{FORMAT}'. "
             f"Received: format={found!r}"
         )
     version = config.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(
+        raise ModelFileError(
             f"'{path}' uses model format version {version}; this juanji reads "
             f"versions up to {FORMAT_VERSION}. Upgrade juanji to load it."
         )
@@ -167,5 +175,5 @@ def load_weights(model, path):
         with np.load(path, allow_pickle=False) as npz:
             arrays = [npz[f"w{i}"] for i in range(len(npz.files))]
     except (ValueError, OSError, KeyError) as error:
-        raise ValueError(f"'{path}' is not a readable weights file ({error}).") from None
+        raise ModelFileError(f"'{path}' is not a readable weights file ({error}).") from None
     model.set_weights(arrays)

@@ -21,6 +21,7 @@ model) print one line ``juanji: error: ...`` on stderr and exit with status 2.
 
 import argparse
 import csv
+import importlib
 import json
 import os
 import sys
@@ -609,6 +610,12 @@ def _train_parser(sub):
     p.set_defaults(run=cmd_train)
 
 
+# Commands with a module of their own in this package: each module's ``add_parser(sub)`` adds
+# its subcommand and sets ``run`` to the function that carries it out. A module imports what
+# it needs inside ``run``, so building the parser stays fast.
+COMMAND_MODULES = ()
+
+
 def build_parser():
     """The argument parser of the ``juanji`` command."""
     parser = _Parser(prog="juanji", description="juanji: convolutional networks on NumPy.")
@@ -643,6 +650,9 @@ def build_parser():
     p.add_argument("script", help="the Python script")
     p.add_argument("args", nargs=argparse.REMAINDER, help="the script's arguments")
     p.set_defaults(run=cmd_run_keras1)
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"juanji.cli.{name}").add_parser(sub)
     return parser
 
 
