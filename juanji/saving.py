@@ -98,7 +98,8 @@ def _open(path):
     except KeyError:
         raise ModelFileError(f"'{path}' is not a juanji model file (no config.json).") from None
     except (json.JSONDecodeError, UnicodeDecodeError, zipfile.error, OSError) as error:
-        raise ModelFileError(f"'{path}' is corrupt: config.json cannot be read ({error}).") from None
+        message = f"'{path}' is corrupt: config.json cannot be read ({error})."
+        raise ModelFileError(message) from None
     found = config.get("format") if isinstance(config, dict) else None
     if found != FORMAT:
         raise ModelFileError(
