@@ -7,6 +7,7 @@ model's initial weights, so every framework starts from the same point.
 """
 
 import importlib.util
+import os
 
 import numpy as np
 
@@ -18,8 +19,12 @@ SGD_RECIPE = {"learning_rate": 0.05, "decay": 1e-6, "momentum": 0.9, "nesterov":
 
 
 def available(framework):
-    """Whether ``framework`` ("pytorch" or "keras") can be imported here."""
-    return importlib.util.find_spec({"pytorch": "torch", "keras": "keras"}[framework]) is not None
+    """Whether ``framework`` ("pytorch" or "keras") can be imported here; Keras counts only
+    with the backend that ``KERAS_BACKEND`` names (TensorFlow by default) installed too."""
+    if framework == "pytorch":
+        return importlib.util.find_spec("torch") is not None
+    backend = {"torch": "torch", "jax": "jax"}.get(os.environ.get("KERAS_BACKEND"), "tensorflow")
+    return all(importlib.util.find_spec(name) is not None for name in ("keras", backend))
 
 
 # --------------------------------------------------------------------------- PyTorch
