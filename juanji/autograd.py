@@ -19,28 +19,38 @@ closure (and the intermediates it holds) as soon as it has been used.
 import contextlib
 import functools
 import inspect
+import threading
 
 import numpy as np
 
 from juanji import backend
 
-_grad_enabled = True
+
+class _GradMode(threading.local):
+    """Whether ops record the graph, for each thread on its own (as PyTorch's grad mode), so
+    that ``no_grad`` blocks entered and left by several threads at once cannot leave another
+    thread's mode switched."""
+
+    enabled = True
+
+
+_grad_mode = _GradMode()
 
 
 @contextlib.contextmanager
 def no_grad():
-    """Within this block ops record no graph: for inference and optimizer updates."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
+    """Within this block ops record no graph on this thread: for inference and optimizer
+    updates. Other threads keep their own mode."""
+    previous, _grad_mode.enabled = _grad_mode.enabled, False
     try:
         yield
     finally:
-        _grad_enabled = previous
+        _grad_mode.enabled = previous
 
 
 def is_grad_enabled():
-    """Whether ops currently record the graph."""
-    return _grad_enabled
+    """Whether ops currently record the graph on this thread."""
+    return _grad_mode.enabled
 
 
 class Tensor:
@@ -194,7 +204,7 @@ def primitive(fn):
     def op(*inputs, **kwargs):
         arrays = [a.data if isinstance(a, Tensor) else a for a in inputs]
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in inputs)
-        record = _grad_enabled and any(needs)
+        record = _grad_mode.enabled and any(needs)
         if wants_needs:
             kwargs["needs_grad"] = needs if record else (False,) * len(inputs)
         y, backward = fn(*arrays, **kwargs)

@@ -1,13 +1,14 @@
 """The autograd engine: accumulation, broadcasting, no_grad, deep graphs, errors, memory."""
 
 import gc
+import threading
 import weakref
 
 import numpy as np
 import pytest
 
 from juanji import ops
-from juanji.autograd import Tensor, no_grad, primitive, unbroadcast
+from juanji.autograd import Tensor, is_grad_enabled, no_grad, primitive, unbroadcast
 
 
 def _leaf(shape, seed=0):
@@ -51,6 +52,36 @@ def test_no_grad_records_nothing():
     assert not y.requires_grad and y._parents == () and y._backward is None
     z = x * 2.0  # recording resumes after the block
     assert z.requires_grad
+
+
+def test_no_grad_in_overlapping_threads_leaves_each_thread_its_own_mode():
+    # A enters, B enters, A leaves, B leaves: the order in which a process-wide flag would
+    # end up switched off for everyone (B restores the False it saw on entering).
+    steps = [threading.Event() for _ in range(3)]
+    seen = {}
+
+    def first():
+        with no_grad():
+            steps[0].set()
+            steps[1].wait(5)
+        steps[2].set()
+
+    def second():
+        steps[0].wait(5)
+        with no_grad():
+            steps[1].set()
+            steps[2].wait(5)
+            seen["inside"] = is_grad_enabled()
+        seen["after"] = is_grad_enabled()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert all(step.is_set() for step in steps)
+    assert seen == {"inside": False, "after": True}
+    assert is_grad_enabled() and (_leaf(3) * 2.0).requires_grad
 
 
 def test_constants_are_not_recorded():
