@@ -14,6 +14,7 @@ from juanji import (
     _blas_threads,  # noqa: F401 (first: it configures OpenBLAS before NumPy loads it)
     callbacks,
     datasets,
+    functional,
     initializers,
     layers,
     losses,
@@ -28,17 +29,20 @@ from juanji import (
 )
 from juanji.autograd import Tensor, no_grad
 from juanji.backend import floatx, set_floatx, set_seed
+from juanji.layers import Input
 from juanji.models import Model, Sequential, load_model
 from juanji.registry import register
 
 __version__ = "0.1.0"
 __all__ = [
+    "Input",
     "Model",
     "Sequential",
     "Tensor",
     "callbacks",
     "datasets",
     "floatx",
+    "functional",
     "initializers",
     "layers",
     "load_model",

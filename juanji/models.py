@@ -12,6 +12,7 @@ from juanji import metrics as metrics_module
 from juanji.autograd import no_grad
 from juanji.data.utils import batches
 from juanji.layers.base import Layer, set_weight_arrays
+from juanji.layers.symbolic import InputLayer
 
 
 class Model(Layer):
@@ -35,6 +36,13 @@ class Model(Layer):
         >>> model.count_params()
         67
     """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (len(args) >= 2 or {"inputs", "outputs"} <= kwargs.keys()):
+            from juanji.functional import Functional  # NOTE: functional builds on this module
+
+            return object.__new__(Functional)  # Python then runs Functional.__init__
+        return object.__new__(cls)
 
     def __init__(self, **kwargs):
         object.__setattr__(self, "_layers", [])
@@ -103,14 +111,20 @@ class Model(Layer):
 
     # --- building ------------------------------------------------------------------------
     def build(self, input_shape):
-        """Create every weight by running one zero sample of ``input_shape`` through the model."""
-        input_shape = (None, *tuple(input_shape)[1:])
-        self.build_input_shape = input_shape
+        """Create every weight by running one zero sample of ``input_shape`` (or of each
+        shape in a list, for a model of several inputs) through the model."""
+        if isinstance(input_shape, list):
+            shapes = [(None, *tuple(s)[1:]) for s in input_shape]
+            probe = [np.zeros((1, *s[1:]), backend.floatx()) for s in shapes]
+            self.build_input_shape = shapes
+        else:
+            self.build_input_shape = (None, *tuple(input_shape)[1:])
+            probe = np.zeros((1, *self.build_input_shape[1:]), backend.floatx())
         if not self.built:
             self.built = True
-            self._built_shape = (1, *input_shape[1:])
+            self._built_shape = None if isinstance(probe, list) else probe.shape
             with no_grad():
-                self(np.zeros((1, *input_shape[1:]), backend.floatx()))
+                self(probe)
 
     def _check_first_input(self, x):
         super()._check_first_input(x)
@@ -430,23 +444,18 @@ class Model(Layer):
                 f"Model '{self.name}' is not built: give it an input shape "
                 "(an Input layer or input_shape=...) or call it first."
             )
-        rows = [
-            (
-                f"{layer.name} ({type(layer).__name__})",
-                str(layer.output_shape),
-                f"{layer.count_params():,}",
-            )
-            for layer in self._layers
-            if type(layer).__name__ != "Input"
-        ]
-        width = [max(28, *(len(r[0]) + 1 for r in rows)), 26, 12]
+        headers = ("Layer (type)", "Output Shape", "Param #")
+        rows = self.summary_rows()
+        if rows and len(rows[0]) == 4:
+            headers += ("Connected to",)
+        width = [max(28, *(len(r[0]) + 1 for r in rows)), 26, 12, 30][: len(headers)]
         line = "_" * sum(width)
         trainable = sum(w.size for w in self.trainable_weights)
         total = self.count_params()
         lines = [
             f'Model: "{self.name}"',
             line,
-            "".join(h.ljust(n) for h, n in zip(("Layer (type)", "Output Shape", "Param #"), width)),
+            "".join(h.ljust(n) for h, n in zip(headers, width)),
             "=" * sum(width),
         ]
         lines += ["".join(c.ljust(n) for c, n in zip(r, width)) for r in rows]
@@ -458,6 +467,38 @@ class Model(Layer):
             line,
         ]
         print_fn("\n".join(lines))
+
+    def summary_rows(self):
+        """(layer, output shape, parameters) per layer, for ``summary``."""
+        return [
+            (
+                f"{layer.name} ({type(layer).__name__})",
+                str(layer.output_shape),
+                f"{layer.count_params():,}",
+            )
+            for layer in self._layers
+            if not isinstance(layer, InputLayer)
+        ]
+
+    def get_layer(self, name=None, index=None):
+        """The layer called ``name``, or at position ``index`` of ``layers``.
+
+        Raises:
+            ValueError: naming the known layers when there is no such layer.
+        """
+        if index is not None:
+            if not -len(self._layers) <= index < len(self._layers):
+                raise ValueError(
+                    f"Model '{self.name}' has {len(self._layers)} layers. Received: index={index}"
+                )
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(
+            f"No layer named {name!r} in model '{self.name}'. "
+            f"Known: {[layer.name for layer in self._layers]}"
+        )
 
     def save(self, path):
         """Write the model (architecture, weights, compile settings, optimizer state)."""
@@ -496,7 +537,9 @@ class Sequential(Model):
             self.add(layer)
 
     def add(self, layer):
-        """Append ``layer`` to the stack."""
+        """Append ``layer`` to the stack (``juanji.Input(shape)`` adds its input layer)."""
+        if getattr(layer, "is_symbolic", False) and isinstance(layer.node.layer, InputLayer):
+            layer = layer.node.layer
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expects a Layer. Received: {layer!r}")
         self._track(layer)

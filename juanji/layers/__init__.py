@@ -3,7 +3,7 @@
 from juanji.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from juanji.layers.base import Layer
 from juanji.layers.conv import Conv2D
-from juanji.layers.core import Activation, Dense, Dropout, Flatten, Input, Reshape
+from juanji.layers.core import Activation, Dense, Dropout, Flatten, Reshape
 from juanji.layers.normalization import BatchNormalization
 from juanji.layers.pooling import (
     AveragePooling2D,
@@ -11,13 +11,13 @@ from juanji.layers.pooling import (
     GlobalMaxPooling2D,
     MaxPooling2D,
 )
+from juanji.layers.symbolic import Input, InputLayer, KerasTensor
 
 Convolution2D = Conv2D
 MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool2D = GlobalMaxPooling2D
-InputLayer = Input
 
 __all__ = [
     "Activation",
@@ -36,6 +36,7 @@ __all__ = [
     "GlobalMaxPooling2D",
     "Input",
     "InputLayer",
+    "KerasTensor",
     "Layer",
     "LeakyReLU",
     "MaxPool2D",

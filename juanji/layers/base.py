@@ -1,5 +1,7 @@
 """The Layer base class: weights built on first call, JSON-only config, regularisation losses."""
 
+import functools
+import inspect
 import re
 
 from juanji import backend, initializers, ops, registry, regularizers  # noqa: F401  (registers names)
@@ -8,7 +10,8 @@ from juanji.autograd import Tensor, as_tensor
 _name_counts = {}
 
 
-def _unique_name(cls_name):
+def unique_name(cls_name):
+    """``cls_name`` in snake case, numbered after its first use: ``dense``, ``dense_1``..."""
     base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", cls_name).lower()
     count = _name_counts.get(base, 0)
     _name_counts[base] = count + 1
@@ -19,23 +22,39 @@ class Layer:
     """A callable unit holding weights, in the Keras mould.
 
     ``__init__`` validates and stores the configuration, ``build(input_shape)`` creates the
-    weights from the first input's shape, ``call(x, training)`` computes. ``input_shape``
-    (without the batch axis) may be given to the first layer of a ``Sequential``.
+    weights from the first input's shape, ``call(x, training)`` computes (``call`` receives
+    ``training`` only when its signature names it). ``input_shape`` (without the batch axis)
+    or ``input_dim`` may be given to the first layer of a ``Sequential``.
+
+    A layer may take a list of inputs (a merge layer): ``build`` then receives the list of
+    their shapes and ``call`` the list of tensors. Called on symbolic tensors
+    (``juanji.Input``), a layer records the call in a functional graph and returns symbolic
+    tensors of the output shapes (see ``juanji.layers.symbolic``).
 
     Args:
         name: a unique name; one is made from the class name when omitted.
         trainable: whether the optimizer updates this layer's weights.
         input_shape: the shape of one sample, e.g. ``(28, 28, 1)``.
+        input_dim: the size of one sample's only axis: ``input_dim=8`` is ``input_shape=(8,)``.
+        dtype: the weights' dtype (default ``backend.floatx()``).
     """
 
-    def __init__(self, *, name=None, trainable=True, input_shape=None, dtype=None):
-        self.name = name or _unique_name(type(self).__name__)
+    def __init__(self, *, name=None, trainable=True, input_shape=None, input_dim=None, dtype=None):
+        if input_dim is not None:
+            if input_shape is not None and tuple(input_shape) != (input_dim,):
+                raise ValueError(
+                    "Give either input_dim or input_shape. "
+                    f"Received: input_dim={input_dim!r}, input_shape={input_shape!r}"
+                )
+            input_shape = (input_dim,)
+        self.name = name or unique_name(type(self).__name__)
         self.trainable = trainable
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         self.dtype = dtype
         self.built = False
         self._weights = []
         self._regularized = []
+        self._added_losses = []
         self._built_shape = None
         self.output_shape = None
 
@@ -73,8 +92,16 @@ class Layer:
 
     @property
     def losses(self):
-        """Regularisation penalties of this layer's weights, as differentiable scalars."""
-        return [penalty(w) for penalty, w in self._regularized]
+        """Regularisation penalties of this layer's weights and the losses its last call
+        added with ``add_loss``, as differentiable scalars."""
+        return [penalty(w) for penalty, w in self._regularized] + list(self._added_losses)
+
+    def add_loss(self, loss):
+        """Add the scalar tensor ``loss`` to the training loss (from inside ``call``).
+
+        Each call of the layer starts a fresh list, so only the last forward pass counts.
+        """
+        self._added_losses.append(as_tensor(loss))
 
     def count_params(self):
         """The number of scalars in this layer's weights."""
@@ -93,26 +120,45 @@ class Layer:
         """Create the weights for inputs of ``input_shape`` (batch axis included)."""
 
     def call(self, x, training=False):
+        """The layer's computation on a batch ``x`` (a Tensor, or a list for merge layers)."""
         raise NotImplementedError
 
-    def __call__(self, x, training=False):
-        x = as_tensor(x)
-        if not self.built:
-            self._check_first_input(x)
-            self.build(x.shape)
-            self.built = True
-            self._built_shape = x.shape
+    def __call__(self, inputs, *args, training=False, **kwargs):
+        symbolic = first_symbolic(inputs)
+        if symbolic is not None:
+            return symbolic.record_call(self, inputs, args, dict(kwargs, training=training))
+        if isinstance(inputs, (list, tuple)):
+            inputs = [as_tensor(x) for x in inputs]
+            shape = [x.shape for x in inputs]
+            for x in inputs:
+                self._check_dtype(x)
         else:
-            self._check_input(x)
-        y = self.call(x, training=training)
-        self.output_shape = (None, *y.shape[1:])
+            inputs = as_tensor(inputs)
+            shape = inputs.shape
+        if not self.built:
+            if not isinstance(inputs, list):
+                self._check_first_input(inputs)
+            self.build(shape)
+            self.built = True
+            self._built_shape = shape
+        elif not isinstance(inputs, list):
+            self._check_input(inputs)
+        self._added_losses = []
+        if _takes_training(type(self).call):
+            kwargs["training"] = training
+        y = self.call(inputs, *args, **kwargs)
+        if isinstance(y, Tensor):
+            self.output_shape = (None, *y.shape[1:])
         return y
 
-    def _check_first_input(self, x):
+    def _check_dtype(self, x):
         if x.dtype.kind != "f":
             raise TypeError(
                 f"Layer '{self.name}' expects floating-point input. Received: x.dtype={x.dtype}"
             )
+
+    def _check_first_input(self, x):
+        self._check_dtype(x)
         if self.input_shape is not None and tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(
                 f"Layer '{self.name}' expects input of shape (None, "
@@ -128,10 +174,7 @@ class Layer:
                 f"Layer '{self.name}' was built for input of shape ({', '.join(expected)}). "
                 f"Received: x.shape={x.shape}"
             )
-        if x.dtype.kind != "f":
-            raise TypeError(
-                f"Layer '{self.name}' expects floating-point input. Received: x.dtype={x.dtype}"
-            )
+        self._check_dtype(x)
 
     # --- config --------------------------------------------------------------------------
     def get_config(self):
@@ -147,6 +190,22 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
+
+
+@functools.cache
+def _takes_training(call):
+    """Whether the function ``call`` accepts a ``training`` keyword argument."""
+    parameters = inspect.signature(call).parameters.values()
+    return any(p.name == "training" or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def first_symbolic(inputs):
+    """The first symbolic tensor in ``inputs`` (a tensor, or a list, tuple or dict of
+    them), or None when every input holds values."""
+    items = inputs.values() if isinstance(inputs, dict) else inputs
+    if not isinstance(items, (list, tuple)) and not isinstance(inputs, dict):
+        items = (inputs,)
+    return next((x for x in items if getattr(x, "is_symbolic", False)), None)
 
 
 class ElementwiseLayer(Layer):

@@ -1,4 +1,4 @@
-"""Core layers: Input, Dense, Flatten, Reshape, Dropout, Activation."""
+"""Core layers: Dense, Flatten, Reshape, Dropout, Activation."""
 
 import math
 
@@ -6,33 +6,6 @@ import numpy as np
 
 from juanji import ops, registry
 from juanji.layers.base import ElementwiseLayer, KernelLayer, Layer, activation_fn, activation_name
-
-
-@registry.register("layer", "InputLayer")
-class Input(Layer):
-    """Declares the shape of one sample; the first entry of a ``Sequential``.
-
-    Args:
-        shape: the sample shape without the batch axis, e.g. ``(28, 28, 1)``.
-
-    Example:
-        >>> Input((28, 28, 1)).input_shape
-        (28, 28, 1)
-    """
-
-    def __init__(self, shape=None, *, input_shape=None, **kwargs):
-        shape = shape if shape is not None else input_shape
-        if shape is None:
-            raise ValueError("Input needs a `shape`. Received: shape=None")
-        super().__init__(input_shape=tuple(shape), **kwargs)
-
-    def call(self, x, training=False):
-        return x
-
-    def get_config(self):
-        config = super().get_config()
-        config["shape"] = config.pop("input_shape")
-        return config
 
 
 @registry.register("layer")
