@@ -1,18 +1,26 @@
-"""Two-dimensional convolution of NHWC images with HWIO kernels, by im2col and GEMM.
+"""Convolutions of channels-last images and volumes, and their transposes, by im2col and GEMM.
 
-The KH*KW shifted windows of the padded input are copied, in one strided copy, into a
-column matrix ``col`` of shape ``(N*OH*OW, KH*KW*C)`` (plus a column of ones that carries the
-bias), so the output, the kernel gradient and the bias gradient are one GEMM each. ``col``
-is never held whole: it is built again for each product, a cache-sized group of images at a
-time. The input gradient is folded back by col2im, again a loop over the taps:
-one small GEMM per tap gives its share, ``gy @ w[kh, kw]^T``, into a buffer reused by the next
-tap, and it is added at the pixels the tap read, a group of images at a time; with few
-channels and unit strides one GEMM gives all taps' shares on a grid of whole image rows, each
-added as one run per channel plane. The groups of a large enough convolution run on the
-worker threads (:mod:`juanji.parallel`)."""
+One implementation serves every number of spatial axes: 2 for images ``(N, H, W, C)`` with
+kernels ``(KH, KW, C, F)``, 3 for volumes ``(N, D, H, W, C)`` with kernels
+``(KD, KH, KW, C, F)``. The shifted windows of the padded input, one per kernel tap, are
+copied in one strided copy into a column matrix ``col`` of shape ``(N*OH*OW, KH*KW*C)`` (plus
+a column of ones that carries the bias), so the output, the kernel gradient and the bias
+gradient are one GEMM each. ``col`` is never held whole: it is built again for each product,
+a cache-sized group of images at a time, or, when one image is too large, a slab of output
+planes along the first spatial axis at a time. The input gradient is folded back by col2im,
+a loop over the taps: one small GEMM per tap gives its share, ``gy @ w[tap]^T``, into a
+buffer reused by the next tap, and it is added at the pixels the tap read, a group of images
+at a time; with few channels and unit strides one GEMM gives all taps' shares on a grid of
+whole padded rows (planes), each added as one run per channel. The groups of a large enough
+convolution run on the worker threads (:mod:`juanji.parallel`).
+
+A transposed convolution is the adjoint of a forward one: its output is the forward
+convolution's input gradient (col2im), and its input gradient is the forward convolution of
+its output gradient."""
 
 import functools
 import math
+import typing
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -20,12 +28,18 @@ from numpy.lib.stride_tricks import as_strided
 from juanji import backend, parallel
 from juanji.autograd import primitive
 
-__all__ = ["conv2d", "conv_output_size", "conv_padding"]
+__all__ = [
+    "conv2d",
+    "conv3d",
+    "conv_output_size",
+    "conv_padding",
+]
 
 _MODES = ("valid", "same", "full")
-# The column matrix is never held whole: each product builds it a group of images at a time,
-# each group small enough to stay in cache until its GEMM has read it (on the small CNNs as
-# fast as keeping the whole matrix from the forward pass for the kernel gradient, and lighter).
+# The column matrix is never held whole: each product builds it a group of images (or of
+# output planes of one image) at a time, each group small enough to stay in cache until its
+# GEMM has read it (on the small CNNs as fast as keeping the whole matrix from the forward
+# pass for the kernel gradient, and lighter).
 _IM2COL_GROUP_BYTES = 2 << 20
 # OpenBLAS multiplies a tall channel-planar (column-major) column matrix 1.3-2x faster a
 # block of this many rows at a time than whole (seed CNN and VGG first layers, both products).
@@ -59,23 +73,24 @@ def conv_output_size(size, kernel, stride=1, padding="valid", dilation=1):
         >>> conv_output_size(28, 5), conv_output_size(28, 5, stride=2, padding="same")
         (24, 14)
     """
-    spec = _mode(padding) if isinstance(padding, str) else as_pair(padding, "padding", 0)
+    spec = _mode(padding) if isinstance(padding, str) else as_tuple(padding, "padding", 2, 0)
     before, after = _axis_padding(spec, size, kernel, stride, dilation)
     return (size + before + after - (kernel - 1) * dilation - 1) // stride + 1
 
 
-def conv_padding(padding, sizes, kernels, strides=(1, 1), dilation=(1, 1)):
-    """The zeros a convolution adds around an image, for any accepted ``padding``.
+def conv_padding(padding, sizes, kernels, strides=None, dilation=None):
+    """The zeros a convolution adds around an image (or volume), for any accepted ``padding``.
 
     Args:
         padding: ``"valid"``, ``"same"`` (output ``ceil(H / stride)``; of an odd total, the
-            extra zero goes to the bottom/right, as in Keras), ``"full"`` (every partial
-            overlap: ``(K - 1) * dilation`` on each side), in any case; an int ``p``; a pair
-            ``(ph, pw)``; or a pair of pairs ``((top, bottom), (left, right))``.
-        sizes, kernels, strides, dilation: ``(height, width)`` pairs of ints.
+            extra zero goes after: bottom/right, as in Keras), ``"full"`` (every partial
+            overlap: ``(K - 1) * dilation`` on each side), in any case; an int ``p``; one int
+            per axis ``(ph, pw)``; or one pair per axis ``((top, bottom), (left, right))``.
+        sizes, kernels: one int per spatial axis, e.g. ``(height, width)``.
+        strides, dilation: as many ints, or None for ones.
 
     Returns:
-        ``((top, bottom), (left, right))``.
+        ``((before, after), ...)``, one pair per axis.
 
     Raises:
         ValueError: for any other ``padding``.
@@ -84,11 +99,37 @@ def conv_padding(padding, sizes, kernels, strides=(1, 1), dilation=(1, 1)):
         >>> conv_padding("same", (28, 28), (4, 4))
         ((1, 2), (1, 2))
     """
-    specs = (_mode(padding),) * 2 if isinstance(padding, str) else _padding_pairs(padding)
+    rank = len(sizes)
+    strides = strides or (1,) * rank
+    dilation = dilation or (1,) * rank
+    if isinstance(padding, str):
+        specs = (_mode(padding, rank),) * rank
+    else:
+        specs = _padding_pairs(padding, rank)
     return tuple(
         _axis_padding(spec, n, k, s, d)
         for spec, n, k, s, d in zip(specs, sizes, kernels, strides, dilation)
     )
+
+
+def as_tuple(value, name, rank, minimum=1):
+    """An int or ``rank`` ints, each at least ``minimum``, as a tuple of ``rank``.
+
+    Raises:
+        ValueError: naming ``name`` and the value received.
+    """
+    values = (value,) * rank if _is_int(value) else value
+    if (
+        not isinstance(values, (tuple, list))
+        or len(values) != rank
+        or not all(_is_int(v) and v >= minimum for v in values)
+    ):
+        kind = "a pair" if rank == 2 else f"a tuple of {rank}"
+        raise ValueError(
+            f"Expected `{name}` to be an int >= {minimum} or {kind} of them. "
+            f"Received: {name}={value!r}"
+        )
+    return tuple(int(v) for v in values)
 
 
 def as_pair(value, name, minimum=1):
@@ -97,46 +138,38 @@ def as_pair(value, name, minimum=1):
     Raises:
         ValueError: naming ``name`` and the value received.
     """
-    pair = (value, value) if _is_int(value) else value
-    if (
-        not isinstance(pair, (tuple, list))
-        or len(pair) != 2
-        or not all(_is_int(v) and v >= minimum for v in pair)
-    ):
-        raise ValueError(
-            f"Expected `{name}` to be an int >= {minimum} or a pair of them. "
-            f"Received: {name}={value!r}"
-        )
-    return int(pair[0]), int(pair[1])
+    return as_tuple(value, name, 2, minimum)
 
 
 def _is_int(v):
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
-def _mode(padding):
+def _mode(padding, rank=2):
     if padding.lower() not in _MODES:
-        raise _padding_error(padding)
+        raise _padding_error(padding, rank)
     return padding.lower()
 
 
-def _padding_pairs(padding):
-    """``((top, bottom), (left, right))`` from an int, ``(ph, pw)`` or a pair of pairs."""
-    pairs = (padding, padding) if _is_int(padding) else padding
-    if isinstance(pairs, (tuple, list)) and len(pairs) == 2:
+def _padding_pairs(padding, rank):
+    """``((before, after), ...)`` from an int, one int per axis, or one pair per axis."""
+    pairs = (padding,) * rank if _is_int(padding) else padding
+    if isinstance(pairs, (tuple, list)) and len(pairs) == rank:
         pairs = [(p, p) if _is_int(p) else p for p in pairs]
         if all(
             isinstance(p, (tuple, list)) and len(p) == 2 and all(_is_int(v) and v >= 0 for v in p)
             for p in pairs
         ):
             return tuple((int(a), int(b)) for a, b in pairs)
-    raise _padding_error(padding)
+    raise _padding_error(padding, rank)
 
 
-def _padding_error(padding):
+def _padding_error(padding, rank):
+    axes = ("ph", "pw") if rank == 2 else ("pd", "ph", "pw")
     return ValueError(
-        f"Expected `padding` to be one of {_MODES}, an int >= 0, a pair (ph, pw) or a pair of "
-        f"pairs ((top, bottom), (left, right)). Received: padding={padding!r}"
+        f"Expected `padding` to be one of {_MODES}, an int >= 0, one int per axis "
+        f"({', '.join(axes)}) or one pair per axis ((before, after), ...). "
+        f"Received: padding={padding!r}"
     )
 
 
@@ -153,6 +186,10 @@ def _axis_padding(spec, size, kernel, stride, dilation):
     return total // 2, total - total // 2  # NOTE: the smaller half on top/left, as Keras
 
 
+# The letters of the shapes of an input and a kernel, by the number of spatial axes.
+_LETTERS = {2: ("HW", "KH, KW"), 3: ("DHW", "KD, KH, KW")}
+
+
 def _check_float(name, a, rank):
     a = backend.as_float_array(a, name)
     if a.ndim != rank:
@@ -160,23 +197,79 @@ def _check_float(name, a, rank):
     return a
 
 
-def _check_inputs(x, w, b):
-    """The three inputs as float arrays of consistent shapes."""
-    x = _check_float("x", x, 4)
-    w = _check_float("w", w, 4)
-    if x.shape[3] != w.shape[2]:
+def _check_inputs(x, w, b, rank, transposed=False):
+    """The three inputs as float arrays of consistent shapes, for ``rank`` spatial axes.
+
+    A forward kernel is ``(K..., C, F)``; a transposed one ``(K..., F, C)``, as Keras stores
+    it (it is the kernel of the forward convolution it is the adjoint of)."""
+    x = _check_float("x", x, rank + 2)
+    w = _check_float("w", w, rank + 2)
+    sizes, kernels = _LETTERS[rank]
+    in_axis, out_axis = (-1, -2) if transposed else (-2, -1)
+    if x.shape[-1] != w.shape[in_axis]:
+        kernel = f"({kernels}, F, C)" if transposed else f"({kernels}, C, F)"
         raise ValueError(
-            "Expected `w` of shape (KH, KW, C, F) with C equal to the channels of `x` "
-            f"(N, H, W, C). Received: x.shape={x.shape}, w.shape={w.shape}"
+            f"Expected `w` of shape {kernel} with C equal to the channels of `x` "
+            f"(N, {', '.join(sizes)}, C). Received: x.shape={x.shape}, w.shape={w.shape}"
         )
     if b is not None:
         b = backend.as_float_array(b, "b")
-        if b.shape != (w.shape[3],):
+        if b.shape != (w.shape[out_axis],):
             raise ValueError(
-                f"Expected `b` of shape ({w.shape[3]},), one value per filter. "
+                f"Expected `b` of shape ({w.shape[out_axis]},), one value per filter. "
                 f"Received: b.shape={b.shape}"
             )
     return x, w, b
+
+
+def _common_dtype(x, w, b):
+    """``x`` and ``w`` in their common dtype with ``b``'s, and each input's own dtype (each
+    gradient keeps its input's)."""
+    dtypes = [None if a is None else a.dtype for a in (x, w, b)]
+    dtype = np.result_type(*(t for t in dtypes if t is not None))
+    return x.astype(dtype, copy=False), w.astype(dtype, copy=False), dtypes
+
+
+def _cast_grads(grads, dtypes):
+    return tuple(g if g is None else g.astype(t, copy=False) for g, t in zip(grads, dtypes))
+
+
+def _convolve(x, w, b, strides, padding, dilation, needs_grad, rank):
+    """The forward convolution over ``rank`` spatial axes, and its backward closure; see
+    :func:`conv2d`."""
+    x, w, b = _check_inputs(x, w, b, rank)
+    x, w, dtypes = _common_dtype(x, w, b)
+    strides = as_tuple(strides, "strides", rank)
+    dilation = as_tuple(dilation, "dilation", rank)
+    geometry = _geometry(x.shape, w.shape, strides, padding, dilation)
+    N, F = x.shape[0], w.shape[-1]
+    K = w[..., 0].size
+    needs_x, needs_w, needs_b = (*needs_grad, False)[:3]  # a call may leave out b
+    n_workers = _n_workers(N * math.prod(geometry.out) * K * F)
+    col = _ColumnMatrix(x, geometry, b is not None, n_workers)
+    wb = (
+        w.reshape(K, F) if b is None else np.concatenate([w.reshape(K, F), b[None].astype(w.dtype)])
+    )
+    y = col.times(wb)  # (N*OH*OW, F)
+
+    def backward(gy):
+        gy = gy.reshape(-1, F)
+        gx = gw = gb = None
+        if needs_x:
+            gx = _col2im(gy, w, x.shape, geometry, n_workers)
+        if needs_w:
+            gwb = col.transposed_times(gy)  # (K [+ 1], F): the last row, against the ones, is gb
+            gw = gwb[:K].reshape(w.shape)
+            gb = gwb[K] if b is not None else None
+        elif needs_b:
+            gb = _sum_rows(gy)
+        return _cast_grads((gx, gw, gb)[: len(needs_grad)], dtypes)
+
+    return y.reshape(N, *geometry.out, F), backward
+
+
+def _n_workers(macs):
+    return parallel.workers() if macs >= _THREADS_MIN_MACS else 1
 
 
 @primitive
@@ -211,67 +304,127 @@ def conv2d(x, w, b=None, *, strides=1, padding="valid", dilation=1, needs_grad=(
         >>> conv2d(x, np.ones((3, 3, 3, 4), np.float32), padding="same").shape
         (2, 5, 5, 4)
     """
-    x, w, b = _check_inputs(x, w, b)
-    dtypes = [None if a is None else a.dtype for a in (x, w, b)]  # each gradient keeps its own
-    dtype = np.result_type(*(t for t in dtypes if t is not None))
-    x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
-    strides, dilation = as_pair(strides, "strides"), as_pair(dilation, "dilation")
-    pads, out = _geometry(x.shape, w.shape, strides, padding, dilation)
-    N, C = x.shape[0], x.shape[3]
-    KH, KW, _, F = w.shape
-    OH, OW = out
-    K = KH * KW * C
-    needs_x, needs_w, needs_b = (*needs_grad, False)[:3]  # a call may leave out b
-    n_workers = parallel.workers() if N * OH * OW * K * F >= _THREADS_MIN_MACS else 1
-    col = _ColumnMatrix(x, (KH, KW), strides, pads, dilation, out, b is not None, n_workers)
-    wb = w.reshape(K, F) if b is None else np.concatenate([w.reshape(K, F), b[None].astype(dtype)])
-    y = col.times(wb)  # (N*OH*OW, F)
+    return _convolve(x, w, b, strides, padding, dilation, needs_grad, rank=2)
 
-    def backward(gy):
-        gy = gy.reshape(N * OH * OW, F)
-        gx = gw = gb = None
-        if needs_x:
-            gx = _col2im(gy, w, x.shape, strides, pads, dilation, out, n_workers)
-        if needs_w:
-            gwb = col.transposed_times(gy)  # (K [+ 1], F): the last row, against the ones, is gb
-            gw = gwb[:K].reshape(KH, KW, C, F)
-            gb = gwb[K] if b is not None else None
-        elif needs_b:
-            gb = _sum_rows(gy)
-        grads = zip((gx, gw, gb)[: len(needs_grad)], dtypes)
-        return tuple(g if g is None else g.astype(t, copy=False) for g, t in grads)
 
-    return y.reshape(N, OH, OW, F), backward
+@primitive
+def conv3d(x, w, b=None, *, strides=1, padding="valid", dilation=1, needs_grad=(True,) * 3):
+    """3-D cross-correlation of volumes, plus a bias: :func:`conv2d` with a depth axis.
+
+    ``y[n, i, j, k, f] = b[f] + sum_{kd, kh, kw, c} xp[n, i*SD + kd*DD, j*SH + kh*DH,
+    k*SW + kw*DW, c] * w[kd, kh, kw, c, f]``, where ``xp`` is ``x`` padded with zeros.
+
+    Backward: ``gw = col^T gy``, ``gb = sum_{n,i,j,k} gy``, ``gx = col2im(gy w^T)``: each
+    ``gy[n, i, j, k]`` flows back through tap ``(kd, kh, kw)`` to the input voxel it read.
+
+    Args:
+        x: volumes, shape ``(N, D, H, W, C)``.
+        w: kernel, shape ``(KD, KH, KW, C, F)``.
+        b: bias ``(F,)`` or None.
+        strides: int or ``(SD, SH, SW)``.
+        padding: ``"valid"``, ``"same"`` (of an odd total the extra zero goes after, as in
+            Keras), ``"full"``, an int, ``(pd, ph, pw)`` or one ``(before, after)`` pair per
+            axis; see :func:`conv_padding`.
+        dilation: int or ``(DD, DH, DW)``.
+
+    Returns:
+        ``(N, OD, OH, OW, F)`` with ``OD = (D + before + after - (KD - 1) * DD - 1) // SD + 1``.
+
+    Raises:
+        TypeError: for integer or boolean inputs.
+        ValueError: for wrong ranks, a channel or bias mismatch, a bad option, or a kernel
+            larger than the padded input.
+
+    Example:
+        >>> x = np.ones((1, 4, 5, 6, 2), np.float32)
+        >>> conv3d(x, np.ones((3, 3, 3, 2, 8), np.float32), padding="same").shape
+        (1, 4, 5, 6, 8)
+    """
+    return _convolve(x, w, b, strides, padding, dilation, needs_grad, rank=3)
+
+
+class _Geometry(typing.NamedTuple):
+    """Where a convolution's windows lie: per spatial axis, the kernel length, stride,
+    ``(before, after)`` zeros, tap spacing and output length."""
+
+    kernel: tuple
+    strides: tuple
+    pads: tuple
+    dilation: tuple
+    out: tuple
+
+    def spans(self):
+        """The extent of a (dilated) kernel along each axis."""
+        return tuple((k - 1) * d + 1 for k, d in zip(self.kernel, self.dilation))
+
+    def taps(self):
+        """``(tap, slices)``: each kernel tap's index and the padded input positions it reads
+        for every output position."""
+        for tap in np.ndindex(*self.kernel):
+            yield (
+                tap,
+                tuple(
+                    slice(t * d, t * d + s * (o - 1) + 1, s)
+                    for t, d, s, o in zip(tap, self.dilation, self.strides, self.out)
+                ),
+            )
+
+    def slab(self, x, start, stop):
+        """The input that output planes ``[start, stop)`` along the first spatial axis read,
+        and its geometry: ``(x slab, geometry)``."""
+        if (start, stop) == (0, self.out[0]):
+            return x, self
+        size, (before, _) = x.shape[1], self.pads[0]
+        first = start * self.strides[0] - before  # in unpadded positions, stop exclusive
+        last = (stop - 1) * self.strides[0] + self.spans()[0] - before
+        lo, hi = max(first, 0), min(last, size)
+        if hi <= lo:  # the slab reads padding only
+            lo = hi = 0
+        pads = ((lo - first, last - hi) if hi > lo else (last - first, 0), *self.pads[1:])
+        return x[:, lo:hi], self._replace(pads=pads, out=(stop - start, *self.out[1:]))
+
+
+def _geometry(x_shape, w_shape, strides, padding, dilation):
+    """The geometry of a convolution of inputs ``x_shape`` with a kernel of ``w_shape``.
+
+    Raises:
+        ValueError: for a bad ``padding``, or a (dilated) kernel larger than the padded input.
+    """
+    sizes, kernels = x_shape[1:-1], w_shape[:-2]
+    pads = conv_padding(padding, sizes, kernels, strides, dilation)
+    padded = tuple(n + p0 + p1 for n, (p0, p1) in zip(sizes, pads))
+    spans = tuple((k - 1) * d + 1 for k, d in zip(kernels, dilation))
+    if any(k > n for k, n in zip(spans, padded)):
+        raise ValueError(
+            f"Expected a (dilated) kernel of at most the padded input size {padded}, "
+            f"got {spans}. Received: x.shape={x_shape}, w.shape={w_shape}, "
+            f"padding={padding!r}, dilation={dilation}"
+        )
+    out = tuple((n - k) // s + 1 for n, k, s in zip(padded, spans, strides))
+    return _Geometry(tuple(kernels), tuple(strides), pads, tuple(dilation), out)
 
 
 class _ColumnMatrix:
     """The im2col matrix ``col`` ``(N*OH*OW, K [+ 1])`` of images ``x``, in products.
 
     The matrix is never held whole: each product builds it again, a cache-sized group of
-    images at a time, the groups spread over ``n_workers`` threads."""
+    images at a time (or of output planes of one image, when an image alone is larger or
+    there are fewer images than threads), the groups spread over ``n_workers`` threads."""
 
-    def __init__(self, x, kernel_size, strides, pads, dilation, out, ones, n_workers):
-        self.x, self.rows_per_image, self.n_workers = x, out[0] * out[1], n_workers
-        self.build = functools.partial(
-            _im2col,
-            kernel_size=kernel_size,
-            strides=strides,
-            pads=pads,
-            dilation=dilation,
-            out=out,
-            ones=ones,
-        )
-        width = kernel_size[0] * kernel_size[1] * x.shape[3] + ones
-        self.group = _group_size(
-            len(x), self.rows_per_image * width * x.itemsize, _IM2COL_GROUP_BYTES
+    def __init__(self, x, geometry, ones, n_workers):
+        self.x, self.geometry, self.ones, self.n_workers = x, geometry, ones, n_workers
+        self.plane_rows = math.prod(geometry.out[1:])
+        width = math.prod(geometry.kernel) * x.shape[-1] + ones
+        self.groups = _groups(
+            len(x), geometry.out[0], self.plane_rows * width * x.itemsize, n_workers
         )
 
     def times(self, wb):
         """``col @ wb`` ``(N*OH*OW, F)``."""
-        y = np.empty((len(self.x) * self.rows_per_image, wb.shape[1]), wb.dtype)
+        y = np.empty((len(self.x) * self.geometry.out[0] * self.plane_rows, wb.shape[1]), wb.dtype)
         parallel.map_tasks(
-            lambda rows, images: _col_times(self.build(images), wb, y[rows]),
-            self._groups(),
+            lambda rows, group: _col_times(self._build(*group), wb, y[rows]),
+            self._tasks(),
             self.n_workers,
         )
         return y
@@ -279,17 +432,42 @@ class _ColumnMatrix:
     def transposed_times(self, gy):
         """``col^T @ gy`` ``(K [+ 1], F)`` for ``gy`` ``(N*OH*OW, F)``."""
         parts = parallel.map_tasks(
-            lambda rows, images: _col_transposed_times(self.build(images), gy[rows]),
-            self._groups(),
+            lambda rows, group: _col_transposed_times(self._build(*group), gy[rows]),
+            self._tasks(),
             self.n_workers,
         )
         return functools.reduce(np.add, parts)
 
-    def _groups(self):
-        """``(rows of col, images)`` for each cache-sized group of images."""
-        for start, stop in parallel.worker_spans(len(self.x), self.n_workers, self.group):
-            rows = slice(start * self.rows_per_image, stop * self.rows_per_image)
-            yield rows, self.x[start:stop]
+    def _build(self, images, planes):
+        x, geometry = self.geometry.slab(self.x[images], planes.start, planes.stop)
+        return _im2col(x, geometry, ones=self.ones)
+
+    def _tasks(self):
+        """``(rows of col, (images, output planes))`` for each group."""
+        planes = self.geometry.out[0]
+        for images, first_planes in self.groups:
+            first = images.start * planes + first_planes.start
+            last = (images.stop - 1) * planes + first_planes.stop
+            yield slice(first * self.plane_rows, last * self.plane_rows), (images, first_planes)
+
+
+def _groups(n_images, planes, plane_bytes, n_workers):
+    """``(images, output planes)`` slices of the cache-sized groups, a multiple of
+    ``n_workers`` in number: groups of whole images, or, when one image is larger than the
+    cache budget or there are fewer images than threads, groups of planes of one image."""
+    image_bytes = planes * plane_bytes
+    if image_bytes <= _IM2COL_GROUP_BYTES and n_images >= n_workers:
+        size = _group_size(n_images, image_bytes, _IM2COL_GROUP_BYTES)
+        return [
+            (slice(start, stop), slice(0, planes))
+            for start, stop in parallel.worker_spans(n_images, n_workers, size)
+        ]
+    size = _group_size(planes, plane_bytes, _IM2COL_GROUP_BYTES)
+    return [
+        (slice(n, n + 1), slice(start, stop))
+        for n in range(n_images)
+        for start, stop in parallel.worker_spans(planes, n_workers, size)
+    ]
 
 
 def _col_times(col, wb, out):
@@ -316,67 +494,41 @@ def _group_size(n, bytes_per_item, budget):
     return max(1, min(n, budget // bytes_per_item))
 
 
-def _geometry(x_shape, w_shape, strides, padding, dilation):
-    """The padding ``((top, bottom), (left, right))`` and the output size ``(OH, OW)``.
-
-    Raises:
-        ValueError: for a bad ``padding``, or a (dilated) kernel larger than the padded input.
-    """
-    sizes, kernels = x_shape[1:3], w_shape[:2]
-    pads = conv_padding(padding, sizes, kernels, strides, dilation)
-    padded = tuple(n + p0 + p1 for n, (p0, p1) in zip(sizes, pads))
-    spans = tuple((k - 1) * d + 1 for k, d in zip(kernels, dilation))
-    if any(k > n for k, n in zip(spans, padded)):
-        raise ValueError(
-            f"Expected a (dilated) kernel of at most the padded input size {padded}, "
-            f"got {spans}. Received: x.shape={x_shape}, w.shape={w_shape}, "
-            f"padding={padding!r}, dilation={dilation}"
-        )
-    return pads, tuple((n - k) // s + 1 for n, k, s in zip(padded, spans, strides))
-
-
-def _tap_slices(kernel_size, strides, dilation, out):
-    """``(kh, kw, rows, cols)``: the padded input rows and columns that tap ``(kh, kw)`` reads
-    for every output position."""
-    (KH, KW), (SH, SW), (DH, DW), (OH, OW) = kernel_size, strides, dilation, out
-    for kh in range(KH):
-        for kw in range(KW):
-            rows = slice(kh * DH, kh * DH + SH * (OH - 1) + 1, SH)
-            cols = slice(kw * DW, kw * DW + SW * (OW - 1) + 1, SW)
-            yield kh, kw, rows, cols
-
-
-def _im2col(x, kernel_size, strides, pads, dilation, out, *, ones):
-    """The windows of ``x`` as a ``(N*OH*OW, KH*KW*C)`` matrix with columns ordered
-    ``(kh, kw, c)``, plus a last column of ones if ``ones``.
+def _im2col(x, geometry, *, ones):
+    """The windows of ``x`` ``(N, ..., C)`` as a ``(N*OH*OW, KH*KW*C)`` matrix with columns
+    ordered ``(kh, kw, c)`` (``(kd, kh, kw, c)`` for volumes), plus a last column of ones if
+    ``ones``.
 
     One strided copy fills the matrix from a view of all windows of the padded input. A
     copy runs fastest over long contiguous runs, so the layout follows the shape (see
     :func:`_planar`): either the matrix is the transpose of a row-contiguous
     ``(KH*KW*C, N*OH*OW)`` array filled from channel-planar input in runs of an output row,
-    or it is row-contiguous, filled from the NHWC input in runs of a window row ``KW*C``.
+    or it is row-contiguous, filled from the channels-last input in runs of a window row
+    ``KW*C``.
     """
-    N, H, W, C = x.shape
-    (KH, KW), (SH, SW), (DH, DW), (OH, OW) = kernel_size, strides, dilation, out
-    K = KH * KW * C
-    planar = _planar(C, KW, OW)
-    M = N * OH * OW
+    N, C = x.shape[0], x.shape[-1]
+    kernel, out = geometry.kernel, geometry.out
+    spatial = range(1, len(kernel) + 1)
+    K = math.prod(kernel) * C
+    planar = _planar(C, kernel[-1], out[-1])
+    M = N * math.prod(out)
     col = np.empty((K + ones, M), x.dtype).T if planar else np.empty((M, K + ones), x.dtype)
     if planar:
-        xp = _pad(x.transpose(3, 0, 1, 2), pads, axes=(2, 3))  # (C, N, Hp, Wp)
-        sC, sN, sH, sW = xp.strides
+        xp = _pad(np.moveaxis(x, -1, 0), geometry.pads, axes=[a + 1 for a in spatial])
+        sC, sN, *sizes = xp.strides  # (C, N, Hp, Wp)
     else:
-        xp = _pad(x, pads, axes=(1, 2))  # (N, Hp, Wp, C)
-        sN, sH, sW, sC = xp.strides
+        xp = _pad(x, geometry.pads, axes=spatial)
+        sN, *sizes, sC = xp.strides  # (N, Hp, Wp, C)
     # A view of every window by as_strided, since it is built for every group of images
     # (sliding_window_view costs ~10x more); _geometry has checked that the windows fit.
-    taps, steps = (DH * sH, DW * sW), (SH * sH, SW * sW)
+    taps = tuple(d * s for d, s in zip(geometry.dilation, sizes))
+    steps = tuple(st * s for st, s in zip(geometry.strides, sizes))
     if planar:
-        windows = as_strided(xp, (KH, KW, C, N, OH, OW), (*taps, sC, sN, *steps), writeable=False)
+        windows = as_strided(xp, (*kernel, C, N, *out), (*taps, sC, sN, *steps), writeable=False)
         col.T[:K].reshape(windows.shape)[...] = windows
     else:
-        windows = as_strided(xp, (N, OH, OW, KH, KW, C), (sN, *steps, *taps, sC), writeable=False)
-        col.reshape(N, OH, OW, K + ones)[..., :K].reshape(windows.shape)[...] = windows
+        windows = as_strided(xp, (N, *out, *kernel, C), (sN, *steps, *taps, sC), writeable=False)
+        col.reshape(N, *out, K + ones)[..., :K].reshape(windows.shape)[...] = windows
     if ones:
         col[:, K] = 1
     return col
@@ -388,30 +540,37 @@ def _planar(channels, kernel_width, out_width):
     return out_width > kernel_width * channels
 
 
-def _col2im(gy, w, x_shape, strides, pads, dilation, out, n_workers):
-    """The input gradient ``(N, H, W, C)`` from the output gradient ``gy`` ``(N*OH*OW, F)``:
-    each tap's share ``gy @ w[kh, kw]^T`` added back at the pixels the tap read.
+def _col2im(gy, w, x_shape, geometry, n_workers):
+    """The input gradient ``x_shape`` ``(N, ..., C)`` from the output gradient ``gy``
+    ``(N*OH*OW, F)``: each tap's share ``gy @ w[tap]^T`` added back at the pixels the tap read.
 
     Each of ``n_workers`` threads takes a range of the images, and goes through it in groups
     small enough that a group's shares and padded gradient stay in cache while its taps add
     up: tap by tap (:func:`_col2im_range`), or, for few channels and unit strides, all taps
-    in one GEMM onto a grid of whole image rows (:func:`_col2im_on_grid`)."""
+    in one GEMM onto a grid of whole padded rows (:func:`_col2im_on_grid`)."""
     N = x_shape[0]
     gx = np.empty(x_shape, gy.dtype)
     gy = gy.reshape(N, -1, gy.shape[1])
-    on_grid = x_shape[3] <= _GRID_MAX_CHANNELS and strides == (1, 1)
-
-    def fold_range(start, stop):
-        if on_grid:
-            _col2im_on_grid(gy[start:stop], w, gx[start:stop], pads, dilation, out)
-        else:
-            _col2im_range(gy[start:stop], w, gx[start:stop], strides, pads, dilation, out)
-
-    parallel.map_tasks(fold_range, parallel.worker_spans(N, n_workers), n_workers)
+    on_grid = x_shape[-1] <= _GRID_MAX_CHANNELS and set(geometry.strides) == {1}
+    fold = _col2im_on_grid if on_grid else _col2im_range
+    parallel.map_tasks(
+        lambda start, stop: fold(gy[start:stop], w, gx[start:stop], geometry),
+        parallel.worker_spans(N, n_workers),
+        n_workers,
+    )
     return gx
 
 
-def _col2im_on_grid(gy, w, gx, pads, dilation, out):
+def _padded_sizes(sizes, pads):
+    return tuple(n + before + after for n, (before, after) in zip(sizes, pads))
+
+
+def _inside(pads, sizes):
+    """Slices of the unpadded part of a padded array's spatial axes."""
+    return tuple(slice(before, before + n) for (before, _), n in zip(pads, sizes))
+
+
+def _col2im_on_grid(gy, w, gx, geometry):
     """Fill ``gx`` ``(n, H, W, C)`` from ``gy`` ``(n, OH*OW, F)`` (unit strides), a
     cache-sized group of images at a time.
 
@@ -423,73 +582,78 @@ def _col2im_on_grid(gy, w, gx, pads, dilation, out):
     with few channels that beats one GEMM per tap, whose ``C`` output columns OpenBLAS runs
     at 10-20 GFLOP/s, and runs of ``OH*Wp`` beat runs of ``OW*C`` (1.1-1.5x faster on the
     seed CNN's and LeNet-5's layers). The gradient is channel-planar, with a spare row under
-    each image for the runs of the last taps, which overrun the last row with zeros."""
-    n, H, W, C = gx.shape
-    KH, KW, _, F = w.shape
-    (top, bottom), (left, right) = pads
-    Hp, Wp = H + top + bottom, W + left + right
-    run = out[0] * Wp
-    image_bytes = (KH * KW * C * run + C * (Hp + 1) * Wp + run * F) * gy.itemsize
+    each image for the runs of the last taps, which overrun the last row with zeros.
+    Volumes go the same way, on a grid of whole padded planes ``(OD, Hp, Wp)``, with a spare
+    plane."""
+    n, *sizes, C = gx.shape
+    F, taps = w.shape[-1], math.prod(geometry.kernel)
+    padded = _padded_sizes(sizes, geometry.pads)
+    plane = math.prod(padded[1:])
+    run = geometry.out[0] * plane
+    image_bytes = (taps * C * run + C * (padded[0] + 1) * plane + run * F) * gy.itemsize
     group = _group_size(n, image_bytes, _COL2IM_GROUP_BYTES)
-    grid = np.zeros((group, out[0], Wp, F), gy.dtype)  # the columns past OW stay zero
-    shares = np.empty((KH * KW * C, group * run), gy.dtype)
-    planes = np.empty((C, group, Hp + 1, Wp), gy.dtype)
+    grid = np.zeros((group, geometry.out[0], *padded[1:], F), gy.dtype)  # zero past out
+    shares = np.empty((taps * C, group * run), gy.dtype)
+    planes = np.empty((C, group, padded[0] + 1, *padded[1:]), gy.dtype)
+    inside = _inside(geometry.pads, sizes)
     for start, stop in parallel.spans(n, group):
         size = stop - start
-        _col2im_grid_group(gy[start:stop], w, grid[:size], shares, planes[:, :size], dilation, out)
-        gx[start:stop] = planes[:, :size, top : top + H, left : left + W].transpose(1, 2, 3, 0)
+        _col2im_grid_group(gy[start:stop], w, grid[:size], shares, planes[:, :size], geometry)
+        gx[start:stop] = np.moveaxis(planes[(slice(None), slice(size), *inside)], 0, -1)
 
 
-def _col2im_grid_group(gy, w, grid, shares, planes, dilation, out):
+def _col2im_grid_group(gy, w, grid, shares, planes, geometry):
     """``planes`` ``(C, n, Hp + 1, Wp)``, the padded input gradient of ``n`` images, from
     their output gradient ``gy`` ``(n, OH*OW, F)``, through ``grid`` ``(n, OH, Wp, F)`` (zero
     past OW) and ``shares``, a buffer of at least ``n*OH*Wp`` columns."""
-    (KH, KW, C, F), (DH, DW), (OH, OW) = w.shape, dilation, out
-    n, Wp = len(gy), grid.shape[2]
-    run = OH * Wp
-    grid[:, :, :OW] = gy.reshape(n, OH, OW, F)
+    n, C, F, out = len(gy), planes.shape[0], w.shape[-1], geometry.out
+    run = math.prod(grid.shape[1:-1])
+    grid[(slice(None), *(slice(o) for o in out))] = gy.reshape(n, *out, F)
     shares = shares[:, : n * run]
     np.matmul(w.reshape(-1, F), grid.reshape(-1, F).T, out=shares)
     flat = planes.reshape(C, n, -1)
     flat[...] = 0
-    for tap, (kh, kw) in enumerate(np.ndindex(KH, KW)):
-        first = kh * DH * Wp + kw * DW
-        flat[:, :, first : first + run] += shares[tap * C : (tap + 1) * C].reshape(C, n, run)
+    # how far apart neighbours along each axis lie in a flattened padded plane
+    steps = [math.prod(grid.shape[a + 1 : -1]) for a in range(1, len(out) + 1)]
+    for i, tap in enumerate(np.ndindex(*geometry.kernel)):
+        first = sum(t * d * s for t, d, s in zip(tap, geometry.dilation, steps))
+        flat[:, :, first : first + run] += shares[i * C : (i + 1) * C].reshape(C, n, run)
 
 
-def _col2im_range(gy, w, gx, strides, pads, dilation, out):
+def _col2im_range(gy, w, gx, geometry):
     """Fill ``gx`` ``(n, H, W, C)`` from ``gy`` ``(n, OH*OW, F)``, a cache-sized group of
     images at a time (straight into ``gx`` when there is no padding to crop)."""
-    n, H, W, C = gx.shape
-    (top, bottom), (left, right) = pads
-    Hp, Wp = H + top + bottom, W + left + right
-    group = _group_size(n, (out[0] * out[1] + Hp * Wp) * C * gy.itemsize, _COL2IM_GROUP_BYTES)
-    padded = (Hp, Wp) != (H, W)
-    gxp = np.empty((group, Hp, Wp, C), gy.dtype) if padded else None
-    share = np.empty((group * out[0] * out[1], C), gy.dtype)
+    n, *sizes, C = gx.shape
+    padded = _padded_sizes(sizes, geometry.pads)
+    image_bytes = (math.prod(geometry.out) + math.prod(padded)) * C * gy.itemsize
+    group = _group_size(n, image_bytes, _COL2IM_GROUP_BYTES)
+    is_padded = padded != tuple(sizes)
+    gxp = np.empty((group, *padded, C), gy.dtype) if is_padded else None
+    share = np.empty((group * math.prod(geometry.out), C), gy.dtype)
+    inside = (slice(None), *_inside(geometry.pads, sizes))
     for start, stop in parallel.spans(n, group):
-        target = gxp[: stop - start] if padded else gx[start:stop]
-        _col2im_group(gy[start:stop], w, target, share, strides, dilation, out)
-        if padded:
-            gx[start:stop] = target[:, top : top + H, left : left + W]
+        target = gxp[: stop - start] if is_padded else gx[start:stop]
+        _col2im_group(gy[start:stop], w, target, share, geometry)
+        if is_padded:
+            gx[start:stop] = target[inside]
 
 
-def _col2im_group(gy, w, gxp, share, strides, dilation, out):
+def _col2im_group(gy, w, gxp, share, geometry):
     """``gxp`` ``(n, Hp, Wp, C)``, the padded input gradient of ``n`` images, from their
     output gradient ``gy`` ``(n, OH*OW, F)``, through ``share``, a buffer of at least
     ``n*OH*OW`` rows."""
-    n, C = len(gy), gxp.shape[3]
+    n, C = len(gy), gxp.shape[-1]
     gy = gy.reshape(-1, gy.shape[2])
     share = share[: len(gy)]
     gxp[...] = 0
-    for kh, kw, rows, cols in _tap_slices(w.shape[:2], strides, dilation, out):
-        np.matmul(gy, w[kh, kw].T, out=share)
-        gxp[:, rows, cols] += share.reshape(n, *out, C)
+    for tap, slices in geometry.taps():
+        np.matmul(gy, w[tap].T, out=share)
+        gxp[(slice(None), *slices)] += share.reshape(n, *geometry.out, C)
 
 
 def _pad(x, pads, axes):
-    """``x`` as a C-contiguous array with ``pads`` ``((before, after), (before, after))``
-    zeros added along the two ``axes``."""
+    """``x`` as a C-contiguous array with ``pads`` ``((before, after), ...)`` zeros added
+    along the ``axes``."""
     if not any(p for pair in pads for p in pair):
         return np.ascontiguousarray(x)
     shape, inside = list(x.shape), [slice(None)] * x.ndim

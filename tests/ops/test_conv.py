@@ -1,5 +1,6 @@
-"""juanji.ops.conv: a table of cases drives the gradient and PyTorch checks; then the padding
-rules, the errors, the skipped input gradient and translation equivariance."""
+"""juanji.ops.conv: a table of cases (images and volumes) drives the gradient and PyTorch
+checks; then the padding rules, the errors, the skipped input gradient, the groups and
+threads, and translation equivariance."""
 
 import math
 import typing
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from juanji import parallel
 from juanji.autograd import Tensor
 from juanji.ops import conv
-from juanji.ops.conv import conv2d, conv_output_size, conv_padding
+from juanji.ops.conv import conv2d, conv3d, conv_output_size, conv_padding
 from tests.helpers import check_grad, check_vs_torch
 
 try:
@@ -23,7 +24,8 @@ except ImportError:  # torch is only an oracle; its checks skip without it
 
 
 class Case(typing.NamedTuple):
-    """``conv2d(x, w, b, **kwargs)`` with ``x``: ``x_shape`` NHWC and ``w``: ``w_shape`` HWIO."""
+    """``conv2d(x, w, b, **kwargs)`` with ``x``: ``x_shape`` NHWC and ``w``: ``w_shape`` HWIO,
+    or ``conv3d`` for volumes ``(N, D, H, W, C)`` and kernels ``(KD, KH, KW, C, F)``."""
 
     name: str
     x_shape: tuple
@@ -31,10 +33,14 @@ class Case(typing.NamedTuple):
     bias: bool
     kwargs: dict
 
+    @property
+    def op(self):
+        return conv3d if len(self.x_shape) == 5 else conv2d
+
     def sample(self, rng, dtype):
         x = rng.standard_normal(self.x_shape).astype(dtype)
         w = rng.standard_normal(self.w_shape).astype(dtype)
-        b = rng.standard_normal(self.w_shape[3]).astype(dtype) if self.bias else None
+        b = rng.standard_normal(self.w_shape[-1]).astype(dtype) if self.bias else None
         return [x, w, b]
 
 
@@ -70,6 +76,21 @@ TABLE = [
         {"dilation": 2, "strides": 2, "padding": "full"},
     ),
     Case("many_channels", (2, 5, 5, 20), (3, 3, 20, 17), True, {"padding": "same"}),
+    Case("3d_valid", (2, 4, 5, 4, 2), (3, 3, 2, 2, 3), True, {}),
+    Case("3d_no_bias", (1, 3, 4, 5, 3), (2, 2, 3, 3, 2), False, {}),
+    Case("3d_same", (1, 4, 3, 5, 2), (3, 3, 3, 2, 2), True, {"padding": "same"}),
+    Case("3d_same_even", (1, 4, 5, 3, 2), (2, 4, 2, 2, 2), True, {"padding": "same"}),
+    Case(
+        "3d_same_stride_2_1_2",
+        (2, 5, 4, 6, 1),
+        (3, 3, 3, 1, 2),
+        True,
+        {"padding": "same", "strides": (2, 1, 2)},
+    ),
+    Case("3d_full", (1, 3, 3, 2, 2), (2, 2, 2, 2, 2), True, {"padding": "full"}),
+    Case("3d_pairs", (1, 3, 4, 3, 2), (2, 3, 2, 2, 2), True, {"padding": ((1, 0), 0, (2, 1))}),
+    Case("3d_dilation", (1, 5, 5, 4, 2), (2, 2, 2, 2, 2), True, {"dilation": (2, 1, 2)}),
+    Case("3d_many_channels", (1, 3, 3, 3, 12), (3, 3, 3, 12, 10), True, {"padding": "same"}),
 ]
 CASES = [pytest.param(case, id=case.name) for case in TABLE]
 
@@ -86,7 +107,8 @@ def tf_same_padding(size, kernel, stride, dilation):
 
 
 def oracle_padding(padding, x_shape, w_shape, strides, dilation):
-    """((top, bottom), (left, right)) as the padding option documents it."""
+    """((top, bottom), (left, right)) (or one pair per axis) as the padding option documents."""
+    rank = len(x_shape) - 2
     if isinstance(padding, str):
         mode = padding.lower()
         return tuple(
@@ -95,29 +117,37 @@ def oracle_padding(padding, x_shape, w_shape, strides, dilation):
                 "full": ((k - 1) * d, (k - 1) * d),
                 "same": tf_same_padding(n, k, s, d),
             }[mode]
-            for n, k, s, d in zip(x_shape[1:3], w_shape[:2], strides, dilation)
+            for n, k, s, d in zip(x_shape[1:-1], w_shape[:-2], strides, dilation)
         )
     if isinstance(padding, int):
-        return (padding, padding), (padding, padding)
-    if isinstance(padding[0], int):
-        return (padding[0],) * 2, (padding[1],) * 2
-    return tuple(padding)
+        return ((padding, padding),) * rank
+    return tuple((p, p) if isinstance(p, int) else tuple(p) for p in padding)
 
 
-def _pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
+def _pair(v, rank=2):
+    return (v,) * rank if isinstance(v, int) else tuple(v)
+
+
+def to_torch_layout(rank):
+    """The permutation from channels-last to channels-first, and back."""
+    first = (0, rank + 1, *range(1, rank + 1))
+    return first, (0, *range(2, rank + 2), 1)
 
 
 def torch_conv(x_shape, w_shape, strides=1, padding="valid", dilation=1):
-    """The same convolution in PyTorch: NCHW permutes and an explicit (asymmetric) F.pad."""
-    strides, dilation = _pair(strides), _pair(dilation)
-    (top, bottom), (left, right) = oracle_padding(padding, x_shape, w_shape, strides, dilation)
+    """The same convolution in PyTorch: NC... permutes and an explicit (asymmetric) F.pad."""
+    rank = len(x_shape) - 2
+    strides, dilation = _pair(strides, rank), _pair(dilation, rank)
+    pads = oracle_padding(padding, x_shape, w_shape, strides, dilation)
+    torch_pads = [p for pair in reversed(pads) for p in pair]  # last axis first
+    first, last = to_torch_layout(rank)
+    conv = F.conv3d if rank == 3 else F.conv2d
 
     def fn(x, w, b):
-        x = F.pad(x.permute(0, 3, 1, 2), (left, right, top, bottom))
-        w = w.permute(3, 2, 0, 1).contiguous()  # NOTE: some torch kernels refuse a strided w
-        y = F.conv2d(x, w, b, stride=strides, dilation=dilation)
-        return y.permute(0, 2, 3, 1)
+        x = F.pad(x.permute(*first), torch_pads)
+        w = w.permute(rank + 1, rank, *range(rank)).contiguous()  # NOTE: some torch kernels
+        y = conv(x, w, b, stride=strides, dilation=dilation)  # refuse a strided w
+        return y.permute(*last)
 
     return fn
 
@@ -129,7 +159,7 @@ def test_gradient(case, planar, fold, monkeypatch):
     monkeypatch.setattr(conv, "_planar", lambda *_: planar)
     monkeypatch.setattr(conv, "_GRID_MAX_CHANNELS", FOLDS[fold])
     inputs = case.sample(np.random.default_rng(0), np.float64)
-    check_grad(conv2d, inputs, **case.kwargs)
+    check_grad(case.op, inputs, **case.kwargs)
 
 
 @FOLD
@@ -142,7 +172,7 @@ def test_matches_torch(case, dtype, planar, fold, monkeypatch):
     monkeypatch.setattr(conv, "_GRID_MAX_CHANNELS", FOLDS[fold])
     inputs = case.sample(np.random.default_rng(1), dtype)
     fn = torch_conv(case.x_shape, case.w_shape, **case.kwargs)
-    check_vs_torch(conv2d, fn, inputs, **case.kwargs)
+    check_vs_torch(case.op, fn, inputs, **case.kwargs)
 
 
 @pytest.mark.parametrize("wrt", [0, 1, 2])
@@ -172,7 +202,7 @@ def test_gradient_one_image_at_a_time(case, monkeypatch):
     passes the gradient check."""
     monkeypatch.setattr(conv, "_IM2COL_GROUP_BYTES", 1)
     monkeypatch.setattr(conv, "_COL2IM_GROUP_BYTES", 1)
-    check_grad(conv2d, case.sample(np.random.default_rng(0), np.float64), **case.kwargs)
+    check_grad(case.op, case.sample(np.random.default_rng(0), np.float64), **case.kwargs)
 
 
 @FOLD
@@ -205,7 +235,7 @@ def test_groups_of_images_give_the_whole_batch_results(images, groups, fold, mon
     monkeypatch.setattr(conv, "_COL2IM_GROUP_BYTES", images * col2im_bytes_per_image)
     im2col_calls, im2col = [], conv._im2col
     monkeypatch.setattr(
-        conv, "_im2col", lambda x, **kw: im2col_calls.append(len(x)) or im2col(x, **kw)
+        conv, "_im2col", lambda x, *a, **kw: im2col_calls.append(len(x)) or im2col(x, *a, **kw)
     )
     col2im_calls, group_fn = [], {"taps": "_col2im_group", "grid": "_col2im_grid_group"}[fold]
     col2im_group = getattr(conv, group_fn)
@@ -338,6 +368,72 @@ def test_random_shapes_match_torch(
     check_grad(conv2d, inputs, **kwargs)
 
 
+@needs_torch
+@settings(max_examples=20, deadline=None)
+@given(
+    n=st.integers(1, 2),
+    size=st.tuples(st.integers(1, 5), st.integers(1, 5), st.integers(1, 5)),
+    channels=st.integers(1, 3),
+    filters=st.integers(1, 3),
+    kernel=st.tuples(st.integers(1, 3), st.integers(1, 2), st.integers(1, 3)),
+    strides=st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 2)),
+    dilation=st.tuples(st.integers(1, 2), st.integers(1, 2), st.integers(1, 2)),
+    padding=st.one_of(
+        st.sampled_from(["valid", "same", "full"]),
+        st.integers(0, 2),
+        st.tuples(st.integers(0, 2), st.tuples(st.integers(0, 2), st.integers(0, 2)), st.just(1)),
+    ),
+    bias=st.booleans(),
+)
+def test_random_volumes_match_torch(
+    n, size, channels, filters, kernel, strides, dilation, padding, bias
+):
+    x_shape, w_shape = (n, *size, channels), (*kernel, channels, filters)
+    pads = oracle_padding(padding, x_shape, w_shape, strides, dilation)
+    assume(all(n + sum(p) >= (k - 1) * d + 1 for n, p, k, d in zip(size, pads, kernel, dilation)))
+    inputs = Case("drawn", x_shape, w_shape, bias, {}).sample(np.random.default_rng(6), np.float64)
+    kwargs = {"strides": strides, "padding": padding, "dilation": dilation}
+    check_vs_torch(conv3d, torch_conv(x_shape, w_shape, **kwargs), inputs, **kwargs)
+    check_grad(conv3d, inputs, **kwargs)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("planes_per_group", [1, 2, 100])
+@pytest.mark.parametrize("kwargs", [{}, {"strides": (2, 1, 1), "padding": "full"}])
+def test_slabs_of_output_planes_give_the_whole_volume_results(
+    kwargs, planes_per_group, workers, monkeypatch
+):
+    """One volume, its column matrix built a slab of output planes at a time (1 or 2 per
+    slab, or all of them), on 1 or 2 threads: the output and gradients of the whole volume."""
+    rng = np.random.default_rng(10)
+    x, w, b = (
+        Tensor(rng.standard_normal(s), requires_grad=True)
+        for s in [(1, 5, 4, 3, 2), (3, 2, 2, 2, 3), 3]
+    )
+
+    def run():
+        for t in (x, w, b):
+            t.zero_grad()
+        y = conv3d(x, w, b, **kwargs)
+        y.backward(np.cos(np.arange(y.size)).reshape(y.shape))
+        return [y.data, x.grad, w.grad, b.grad]
+
+    whole = run()
+    out = conv3d(x, w, b, **kwargs).shape[1:4]
+    plane_bytes = out[1] * out[2] * (3 * 2 * 2 * 2 + 1) * 8  # rows of K weights and a bias
+    monkeypatch.setattr(conv, "_IM2COL_GROUP_BYTES", planes_per_group * plane_bytes)
+    monkeypatch.setattr(conv, "_THREADS_MIN_MACS", 0)
+    monkeypatch.setattr(parallel, "workers", lambda: workers)
+    built, im2col = [], conv._im2col
+    monkeypatch.setattr(
+        conv, "_im2col", lambda x, g, **kw: built.append(g.out[0]) or im2col(x, g, **kw)
+    )
+    for got, expected in zip(run(), whole):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert sum(built) == 2 * out[0]  # every plane, for the forward and the kernel gradient
+    assert max(built) <= max(1, min(planes_per_group, -(-out[0] // workers)))
+
+
 # --------------------------------------------------------------------------- padding rules
 
 
@@ -406,6 +502,24 @@ X, W, B = np.zeros((2, 5, 5, 3), np.float32), np.zeros((3, 3, 3, 4), np.float32)
 def test_errors_name_the_argument_and_the_value(args, kwargs, error, message):
     with pytest.raises(error, match=message):
         conv2d(*args, **kwargs)
+
+
+V, KV = np.zeros((1, 4, 5, 5, 3)), np.zeros((3, 3, 3, 3, 2))
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, message",
+    [
+        ((X, KV), {}, r"`x` of rank 5.*Received: x.shape=\(2, 5, 5, 3\)"),
+        ((V, KV[..., :2, :]), {}, r"\(KD, KH, KW, C, F\) with C.*\(N, D, H, W, C\)"),
+        ((V, KV), {"strides": (1, 2)}, r"`strides`.*tuple of 3.*Received: strides=\(1, 2\)"),
+        ((V, KV), {"padding": (1, 1)}, r"\(pd, ph, pw\).*Received: padding=\(1, 1\)"),
+        ((V, KV), {"dilation": (1, 1, 3)}, r"kernel.*dilation=\(1, 1, 3\)"),
+    ],
+)
+def test_conv3d_errors_name_the_argument_and_the_value(args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        conv3d(*args, **kwargs)
 
 
 # --------------------------------------------------------------------------- equivariance
