@@ -30,7 +30,9 @@ from juanji.autograd import primitive
 
 __all__ = [
     "conv2d",
+    "conv2d_transpose",
     "conv3d",
+    "conv3d_transpose",
     "conv_output_size",
     "conv_padding",
 ]
@@ -341,6 +343,177 @@ def conv3d(x, w, b=None, *, strides=1, padding="valid", dilation=1, needs_grad=(
         (1, 4, 5, 6, 8)
     """
     return _convolve(x, w, b, strides, padding, dilation, needs_grad, rank=3)
+
+
+def _transposed_convolve(x, w, b, strides, padding, output_padding, dilation, needs_grad, rank):
+    """The transposed convolution over ``rank`` spatial axes, and its backward closure; see
+    :func:`conv2d_transpose`."""
+    x, w, b = _check_inputs(x, w, b, rank, transposed=True)
+    x, w, dtypes = _common_dtype(x, w, b)
+    strides = as_tuple(strides, "strides", rank)
+    dilation = as_tuple(dilation, "dilation", rank)
+    geometry, sizes = _transposed_geometry(
+        x.shape[1:-1], w.shape[:-2], strides, padding, output_padding, dilation
+    )
+    N, C, F = x.shape[0], x.shape[-1], w.shape[-2]
+    needs_x, needs_w, needs_b = (*needs_grad, False)[:3]
+    n_workers = _n_workers(x[..., 0].size * w.size)
+    y = _col2im(x.reshape(-1, C), w, (N, *sizes, F), geometry, n_workers)
+    if b is not None:
+        y += b.astype(y.dtype, copy=False)
+
+    def backward(gy):
+        col = _ColumnMatrix(gy, geometry, False, n_workers)  # the forward convolution's
+        gx = gw = gb = None
+        if needs_x:
+            gx = col.times(w.reshape(-1, C)).reshape(x.shape)
+        if needs_w:
+            gw = col.transposed_times(x.reshape(-1, C)).reshape(w.shape)
+        if needs_b:
+            gb = _sum_rows(gy.reshape(-1, F))
+        return _cast_grads((gx, gw, gb)[: len(needs_grad)], dtypes)
+
+    return y, backward
+
+
+def _transposed_geometry(sizes, kernels, strides, padding, output_padding, dilation):
+    """The geometry of the forward convolution a transposed one is the adjoint of, and the
+    transposed convolution's output lengths, as Keras 3 computes them.
+
+    An output length is ``(n - 1) * s + max(k, s)`` for ``"valid"`` and ``n * s`` for
+    ``"same"`` (``k`` the dilated kernel's extent), or with ``output_padding`` ``p``:
+    ``(n - 1) * s + k + p`` and ``(n - 1) * s + k % 2 + p``. The forward convolution reads
+    that output with ``"same"``'s zeros before it (Keras's rule, the extra one after): the
+    transposed convolution is then the adjoint of a ``"same"`` convolution, as in
+    TensorFlow and JAX.
+
+    Raises:
+        ValueError: for a ``padding`` other than ``"valid"``/``"same"`` or an
+            ``output_padding`` that is not below the stride.
+    """
+    rank = len(sizes)
+    mode = padding.lower() if isinstance(padding, str) else None
+    if mode not in ("valid", "same"):
+        raise ValueError(
+            f"Expected `padding` to be 'valid' or 'same'. Received: padding={padding!r}"
+        )
+    if output_padding is not None:
+        output_padding = as_tuple(output_padding, "output_padding", rank, 0)
+        if any(p >= s for p, s in zip(output_padding, strides)):
+            raise ValueError(
+                f"Expected `output_padding` below the strides {strides}. "
+                f"Received: output_padding={output_padding}"
+            )
+    spans = tuple((k - 1) * d + 1 for k, d in zip(kernels, dilation))
+    lengths, pads = [], []
+    for i, (n, k, s) in enumerate(zip(sizes, spans, strides)):
+        if output_padding is None:
+            length = (n - 1) * s + max(k, s) if mode == "valid" else n * s
+        else:
+            length = (n - 1) * s + (k if mode == "valid" else k % 2) + output_padding[i]
+        before = 0 if mode == "valid" else max((n - 1) * s + k - length, 0) // 2
+        # zeros after, so that the windows fit; output cells past the last window stay 0
+        pads.append((before, max((n - 1) * s + k - before - length, 0)))
+        lengths.append(length)
+    geometry = _Geometry(tuple(kernels), tuple(strides), tuple(pads), tuple(dilation), sizes)
+    return geometry, tuple(lengths)
+
+
+@primitive
+def conv2d_transpose(
+    x,
+    w,
+    b=None,
+    *,
+    strides=1,
+    padding="valid",
+    output_padding=None,
+    dilation=1,
+    needs_grad=(True,) * 3,
+):
+    """Transposed 2-D convolution (sometimes called deconvolution), plus a bias.
+
+    The adjoint of :func:`conv2d`: each input pixel ``x[n, i, j]`` spreads
+    ``x[n, i, j] @ w[kh, kw]^T`` to output pixel ``(i*SH + kh*DH - top, j*SW + kw*DW -
+    left)``. It is computed as conv2d's input gradient (col2im), not by a convolution over a
+    zero-dilated input.
+
+    Backward: ``gx = conv2d(gy, w)`` (the forward convolution, kernel ``(KH, KW, F, C)``),
+    ``gw = col(gy)^T x``, ``gb = sum_{n,i,j} gy``.
+
+    Args:
+        x: images, shape ``(N, H, W, C)``.
+        w: kernel, shape ``(KH, KW, F, C)`` as Keras stores it (F output channels).
+        b: bias ``(F,)`` or None.
+        strides: int or ``(SH, SW)``.
+        padding: ``"valid"`` or ``"same"``.
+        output_padding: None, or an int or ``(ph, pw)`` below the strides: then
+            ``OH = (H - 1) * SH + KH + ph`` (``"valid"``) or ``(H - 1) * SH + KH % 2 + ph``
+            (``"same"``), with ``KH`` the dilated kernel's extent.
+        dilation: int or ``(DH, DW)``.
+
+    Returns:
+        ``(N, OH, OW, F)``: ``OH = (H - 1) * SH + max(KH, SH)`` (``"valid"``) or
+        ``H * SH`` (``"same"``) without ``output_padding``, as Keras 3.
+
+    Raises:
+        TypeError: for integer or boolean inputs.
+        ValueError: for wrong ranks, a channel or bias mismatch, or a bad option.
+
+    Example:
+        >>> x = np.ones((2, 4, 5, 3), np.float32)
+        >>> conv2d_transpose(x, np.ones((3, 3, 8, 3), np.float32), strides=2).shape
+        (2, 9, 11, 8)
+    """
+    return _transposed_convolve(
+        x, w, b, strides, padding, output_padding, dilation, needs_grad, rank=2
+    )
+
+
+@primitive
+def conv3d_transpose(
+    x,
+    w,
+    b=None,
+    *,
+    strides=1,
+    padding="valid",
+    output_padding=None,
+    dilation=1,
+    needs_grad=(True,) * 3,
+):
+    """Transposed 3-D convolution of volumes, plus a bias: :func:`conv2d_transpose` with a
+    depth axis, the adjoint of :func:`conv3d`.
+
+    Backward: ``gx = conv3d(gy, w)`` (kernel ``(KD, KH, KW, F, C)``), ``gw = col(gy)^T x``,
+    ``gb = sum_{n,i,j,k} gy``.
+
+    Args:
+        x: volumes, shape ``(N, D, H, W, C)``.
+        w: kernel, shape ``(KD, KH, KW, F, C)`` as Keras stores it.
+        b: bias ``(F,)`` or None.
+        strides: int or ``(SD, SH, SW)``.
+        padding: ``"valid"`` or ``"same"``.
+        output_padding: None, or an int or ``(pd, ph, pw)`` below the strides.
+        dilation: int or ``(DD, DH, DW)``.
+
+    Returns:
+        ``(N, OD, OH, OW, F)``: ``OD = (D - 1) * SD + max(KD, SD)`` (``"valid"``) or
+        ``D * SD`` (``"same"``) without ``output_padding``, as Keras 3.
+
+    Raises:
+        TypeError: for integer or boolean inputs.
+        ValueError: for wrong ranks, a channel or bias mismatch, or a bad option.
+
+    Example:
+        >>> x = np.ones((1, 2, 3, 4, 16), np.float32)
+        >>> w = np.ones((3, 3, 3, 8, 16), np.float32)
+        >>> conv3d_transpose(x, w, strides=2, padding="same").shape
+        (1, 4, 6, 8, 8)
+    """
+    return _transposed_convolve(
+        x, w, b, strides, padding, output_padding, dilation, needs_grad, rank=3
+    )
 
 
 class _Geometry(typing.NamedTuple):
