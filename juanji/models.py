@@ -505,6 +505,26 @@ class Model(Layer):
         self._maybe_build()
         saving.save_model(self, path)
 
+    def export(self, filepath, format="onnx", opset=None):
+        """Write the model for another runtime: ONNX (needs ``pip install 'juanji[onnx]'``).
+
+        The file takes and returns tensors in juanji's layout (images NHWC) with a dynamic
+        batch axis; see ``juanji.interop.onnx``.
+
+        Args:
+            filepath: the file to write, e.g. ``"model.onnx"``.
+            format: ``"onnx"``, the one format there is.
+            opset: the ONNX operator set version (default 17).
+
+        Raises:
+            ValueError: for another format, or a layer that has no ONNX form (named).
+        """
+        if format != "onnx":
+            raise ValueError(f"Expected format='onnx'. Received: format={format!r}")
+        from juanji.interop import onnx as onnx_export
+
+        return onnx_export.export_onnx(self, filepath, opset=opset)
+
     def save_weights(self, path):
         """Write only the weights, as a ``.npz`` file."""
         saving.save_weights(self, path)

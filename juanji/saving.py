@@ -61,6 +61,12 @@ def save_model(model, path, extra=None, include_optimizer=True):
         path: destination file, conventionally ``*.juanji`` (or ``*.zip``).
         extra: JSON-only values stored alongside (e.g. a training checkpoint's epoch).
     """
+    if _is_keras_file(path):
+        raise ValueError(
+            f"'{path}' names a Keras 3 file, and juanji writes its own format: save to a "
+            "'.juanji' file instead (juanji reads .keras files with load_model, and "
+            "model.export writes ONNX for other runtimes)."
+        )
     if not model.built:
         raise ValueError(f"Model '{model.name}' is not built yet: call it or fit it before saving.")
     optimizer = getattr(model, "optimizer", None) if include_optimizer else None
@@ -81,6 +87,10 @@ def save_model(model, path, extra=None, include_optimizer=True):
         if optimizer is not None and optimizer.iterations > 0:
             archive.writestr("optimizer.npz", _npz_bytes(optimizer.get_state()))
     _write_file(path, buffer.getvalue())
+
+
+def _is_keras_file(path):
+    return os.fspath(path).lower().endswith(".keras")
 
 
 def _open(path):
@@ -124,11 +134,18 @@ def load_model(path, compile=True):
     """Rebuild the model saved at ``path``, with its weights and, if asked, its compile
     settings and optimizer state.
 
+    A ``.keras`` file is read as Keras 3's format (see ``juanji.interop.keras_format``;
+    needs h5py) and comes back uncompiled.
+
     Raises:
         FileNotFoundError: no file at ``path``.
-        ValueError: the file is not a model file, is corrupt or truncated, or comes from a
+        ModelFileError: the file is not a model file, is corrupt or truncated, or comes from a
             newer format version.
     """
+    if _is_keras_file(path):
+        from juanji.interop import keras_format
+
+        return keras_format.load_keras(path)
     config, archive = _open(path)
     with archive:
         model = registry.get("model", config["model"])
@@ -152,7 +169,10 @@ def restore_state(model, path):
 
 
 def read_extra(path):
-    """The ``extra`` values stored in the model file at ``path`` (e.g. class names)."""
+    """The ``extra`` values stored in the model file at ``path`` (e.g. class names); none
+    for a Keras file."""
+    if _is_keras_file(path):
+        return {}
     config, archive = _open(path)
     archive.close()
     return config.get("extra", {})

@@ -1,4 +1,4 @@
-"""The ``juanji`` command: train, evaluate, predict, features, summary and run-keras1.
+"""The ``juanji`` command: train, evaluate, predict, features, summary, export, run-keras1.
 
 ::
 
@@ -9,6 +9,7 @@
     juanji predict runs/RUN/model.juanji digit.png --top 3
     juanji features runs/RUN/model.juanji --dataset digits --svm rbf
     juanji summary runs/RUN/model.juanji
+    juanji export runs/RUN/model.juanji --format onnx [--opset N]
     juanji run-keras1 script.py [args...]
 
 A training run writes into its folder: ``args.json`` (the options, reused by ``--resume``),
@@ -613,7 +614,7 @@ def _train_parser(sub):
 # Commands with a module of their own in this package: each module's ``add_parser(sub)`` adds
 # its subcommand and sets ``run`` to the function that carries it out. A module imports what
 # it needs inside ``run``, so building the parser stays fast.
-COMMAND_MODULES = ()
+COMMAND_MODULES = ("export",)
 
 
 def build_parser():

@@ -1,0 +1,642 @@
+"""Read Keras 3 ``.keras`` files into juanji models, without running anything from the file.
+
+A ``.keras`` file is a zip archive::
+
+    config.json        the architecture: {"module", "class_name", "config", ...} objects
+    metadata.json      {"keras_version": "3.x.y", "date_saved": ...}
+    model.weights.h5   HDF5: layers/<path>/vars/0, 1, ... per layer; the "vars" group's
+                       attribute "name" is the layer's name
+
+The reader maps Keras's class names, arguments and weight layouts to juanji's layers (the
+kernels' layouts are the same: HWIO for convolutions, ``(in, out)`` for Dense) and refuses,
+naming the layer, whatever it cannot map. It is a reader of data, never an importer of code:
+
+- only the Keras classes in ``LAYERS`` are accepted; a ``Lambda`` (Python bytecode in the
+  file), and any ``module`` or ``registered_name`` outside Keras's own layers, are refused;
+- every archive member is bounded in size before it is read (a zip bomb is refused), and so
+  is every weight array, by its declared shape, before any of it is read or allocated;
+  a layer's weights must have exactly the shapes that its configuration gives;
+- HDF5 links to other files, external or virtual datasets and filters other than HDF5's own
+  are refused, so nothing outside the archive is opened and no plugin is loaded.
+
+The model comes back uncompiled (call ``compile`` to train it further); the optimizer state
+in the file is not read.
+"""
+
+import io
+import json
+import math
+import os
+import zipfile
+from typing import NamedTuple
+
+import numpy as np
+
+from juanji import backend, registry
+from juanji.autograd import no_grad
+from juanji.saving import ModelFileError
+
+CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
+MAX_JSON_BYTES = 16 * 2**20  # config.json and metadata.json
+MAX_WEIGHTS_BYTES = 2 * 2**30  # model.weights.h5
+MAX_ARRAY_VALUES = 2**28  # one weight array (1 GiB of float32)
+MAX_SAMPLE_VALUES = 2**26  # one input sample
+# HDF5's built-in filters (deflate, shuffle, fletcher32, szip, nbit, scaleoffset) and
+# h5py's own LZF; any other filter id would make HDF5 look for a plugin library.
+_BUILTIN_FILTERS = {1, 2, 3, 4, 5, 6, 32000}
+# Keras arguments with no effect on what the loaded layer computes: weights replace the
+# initializers' draws.
+_IGNORED = {
+    "name",
+    "trainable",
+    "dtype",
+    "kernel_initializer",
+    "bias_initializer",
+    "beta_initializer",
+    "gamma_initializer",
+    "moving_mean_initializer",
+    "moving_variance_initializer",
+    "alpha_initializer",
+}
+# Activation names whose Keras 3 definitions juanji's registered functions share exactly
+# (gelu exact, hard_sigmoid relu6(x + 3) / 6, leaky_relu slope 0.2).
+ACTIVATIONS = {
+    "linear",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "log_softmax",
+    "elu",
+    "selu",
+    "softplus",
+    "softsign",
+    "silu",
+    "swish",
+    "gelu",
+    "hard_sigmoid",
+    "leaky_relu",
+}
+_REGULARIZERS = {"L1": ("l1",), "L2": ("l2",), "L1L2": ("l1", "l2")}
+
+
+class _Refused(Exception):
+    """Raised by the mappings; the reader turns it into a ModelFileError naming the file."""
+
+
+class _Spec(NamedTuple):
+    """A Keras layer mapped to juanji: the juanji class and arguments, the juanji names of
+    its weights in the order of Keras's variables, and their shapes for an input shape."""
+
+    class_name: str
+    kwargs: dict
+    weights: tuple = ()
+    shapes: object = None  # (kwargs, input_shape) -> one shape per weight
+
+
+class _Args:
+    """A Keras layer's ``config``, taken apart key by key; what is left over is refused."""
+
+    def __init__(self, where, config):
+        if not isinstance(config, dict):
+            raise _Refused(f"{where}: 'config' must be an object")
+        self.where = where
+        self.config = dict(config)
+        _check_dtype(where, self.config.get("dtype", "float32"))
+        for key in _IGNORED:
+            self.config.pop(key, None)
+
+    def take(self, key, default=None):
+        return self.config.pop(key, default)
+
+    def int(self, key, default=None, minimum=1):
+        value = self.take(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise _Refused(f"{self.where}: expected an int >= {minimum} for '{key}', got {value!r}")
+        return value
+
+    def number(self, key, default):
+        value = self.take(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _Refused(f"{self.where}: expected a number for '{key}', got {value!r}")
+        return value
+
+    def ints(self, key, default=None):
+        """An int or a list of ints (kernel sizes, strides, shapes) as a list."""
+        value = self.take(key, default)
+        values = [value] if isinstance(value, int) else value
+        if not isinstance(values, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values
+        ):
+            raise _Refused(f"{self.where}: expected positive ints for '{key}', got {value!r}")
+        return values
+
+    def choice(self, key, allowed, default):
+        value = self.take(key, default)
+        if value not in allowed:
+            raise _Refused(
+                f"{self.where}: juanji maps {key} in {sorted(allowed)} only, got {value!r}"
+            )
+        return value
+
+    def none(self, *keys):
+        """Arguments juanji has no counterpart for: accepted only when unset."""
+        for key in keys:
+            value = self.take(key)
+            if value not in (None, 0, False):
+                raise _Refused(f"{self.where}: juanji has no '{key}' (got {value!r})")
+
+    def activation(self, key="activation"):
+        value = self.take(key, "linear")
+        if isinstance(value, dict) and value.get("module") == "keras.activations":
+            value = value.get("config")  # {"class_name": "function", "config": "relu"}
+        if value is None:
+            return None
+        if not isinstance(value, str) or value not in ACTIVATIONS:
+            raise _Refused(f"{self.where}: juanji cannot map the activation {value!r}")
+        return value
+
+    def regularizer(self, key):
+        value = self.take(key)
+        if value is None:
+            return None
+        known = (
+            isinstance(value, dict)
+            and value.get("module") == "keras.regularizers"
+            and value.get("class_name") in _REGULARIZERS
+            and isinstance(value.get("config"), dict)
+        )
+        if known:
+            names = _REGULARIZERS[value["class_name"]]
+            config = {n: value["config"].get(n, 0.0) for n in names}
+            if all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in config.values()
+            ):
+                return {"class_name": value["class_name"], "config": config}
+        raise _Refused(f"{self.where}: juanji cannot map the regularizer {key}={value!r}")
+
+    def done(self, spec):
+        if self.config:
+            raise _Refused(f"{self.where}: juanji cannot map the arguments {sorted(self.config)}")
+        return spec
+
+
+def _check_dtype(where, dtype):
+    if isinstance(dtype, dict):  # a DTypePolicy object
+        dtype = (dtype.get("config") or {}).get("name")
+    if dtype != "float32":
+        raise _Refused(f"{where}: juanji maps float32 layers only, got dtype {dtype!r}")
+
+
+# --- Keras layers and their juanji forms ---------------------------------------------------
+def _input_layer(a):
+    shape = a.take("batch_shape") or a.take("batch_input_shape")
+    a.none("sparse", "ragged", "optional")
+    if not isinstance(shape, list) or len(shape) < 2 or shape[0] is not None:
+        raise _Refused(f"{a.where}: expected batch_shape [null, ...], got {shape!r}")
+    sample = shape[1:]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sample):
+        raise _Refused(f"{a.where}: juanji needs every axis but the batch fixed, got {shape!r}")
+    if math.prod(sample) > MAX_SAMPLE_VALUES:
+        raise _Refused(f"{a.where}: an input sample of {math.prod(sample)} values is too large")
+    return a.done(_Spec("Input", {"shape": sample}))
+
+
+def _kernel_options(a, spec_name, kwargs, kernel_shape):
+    a.none("kernel_constraint", "bias_constraint", "activity_regularizer", "lora_rank")
+    a.none("lora_alpha", "quantization_config")
+    use_bias = a.choice("use_bias", (True, False), True)
+    kwargs = {
+        **kwargs,
+        "activation": a.activation(),
+        "use_bias": use_bias,
+        "kernel_regularizer": a.regularizer("kernel_regularizer"),
+        "bias_regularizer": a.regularizer("bias_regularizer"),
+    }
+    weights = ("kernel", "bias") if use_bias else ("kernel",)
+
+    def shapes(kwargs, input_shape):
+        kernel = kernel_shape(kwargs, input_shape)
+        return (kernel, kernel[-1:])[: len(weights)]
+
+    return a.done(_Spec(spec_name, kwargs, weights, shapes))
+
+
+def _dense(a):
+    units = a.int("units")
+    return _kernel_options(a, "Dense", {"units": units}, lambda kw, shape: (shape[-1], units))
+
+
+def _data_format(a):
+    return a.choice("data_format", ("channels_last", "channels_first"), "channels_last")
+
+
+def _conv2d(a):
+    a.choice("groups", (1,), 1)
+    kwargs = {
+        "filters": a.int("filters"),
+        "kernel_size": a.ints("kernel_size"),
+        "strides": a.ints("strides", [1, 1]),
+        "padding": a.choice("padding", ("valid", "same"), "valid"),
+        "data_format": _data_format(a),
+        "dilation_rate": a.ints("dilation_rate", [1, 1]),
+    }
+
+    def kernel_shape(kw, shape):
+        channels = shape[1] if kw["data_format"] == "channels_first" else shape[-1]
+        return (*_pair(kw["kernel_size"]), channels, kw["filters"])
+
+    return _kernel_options(a, "Conv2D", kwargs, kernel_shape)
+
+
+def _pair(values):
+    return tuple(values) * 2 if len(values) == 1 else tuple(values)
+
+
+def _pooling(juanji_name):
+    def mapping(a):
+        pool_size = a.ints("pool_size", [2, 2])
+        kwargs = {
+            "pool_size": pool_size,
+            "strides": a.ints("strides", pool_size) if a.config.get("strides") else pool_size,
+            "padding": a.choice("padding", ("valid", "same"), "valid"),
+            "data_format": _data_format(a),
+        }
+        a.none("strides")  # null: the pool size, taken above
+        return a.done(_Spec(juanji_name, kwargs))
+
+    return mapping
+
+
+def _global_pooling(juanji_name):
+    def mapping(a):
+        kwargs = {
+            "data_format": _data_format(a),
+            "keepdims": a.choice("keepdims", (True, False), False),
+        }
+        return a.done(_Spec(juanji_name, kwargs))
+
+    return mapping
+
+
+def _flatten(a):
+    # NOTE: Keras moves the channels last before flattening channels_first images; juanji's
+    # Flatten keeps the order it is given, so only channels_last maps.
+    a.choice("data_format", ("channels_last",), "channels_last")
+    return a.done(_Spec("Flatten", {}))
+
+
+def _reshape(a):
+    target = a.take("target_shape")
+    if not isinstance(target, list) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and (n >= 1 or n == -1) for n in target
+    ):
+        raise _Refused(f"{a.where}: expected target_shape as ints, got {target!r}")
+    return a.done(_Spec("Reshape", {"target_shape": target}))
+
+
+def _dropout(a):
+    a.none("noise_shape")
+    seed = a.take("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise _Refused(f"{a.where}: expected an int seed, got {seed!r}")
+    rate = a.number("rate", 0.5)
+    return a.done(_Spec("Dropout", {"rate": rate, "seed": seed}))
+
+
+def _activation_layer(a):
+    return a.done(_Spec("Activation", {"activation": a.activation()}))
+
+
+def _batch_normalization(a, input_shape):
+    axis = a.take("axis", -1)
+    if not (axis == -1 or (input_shape is not None and axis == len(input_shape) - 1)):
+        raise _Refused(f"{a.where}: juanji normalises the last axis only, got axis={axis!r}")
+    a.none("renorm", "renorm_clipping", "beta_regularizer", "gamma_regularizer")
+    a.none("beta_constraint", "gamma_constraint")
+    a.take("renorm_momentum")
+    a.take("synchronized")  # one device: the same statistics
+    center = a.choice("center", (True, False), True)
+    scale = a.choice("scale", (True, False), True)
+    kwargs = {
+        "momentum": a.number("momentum", 0.99),
+        "epsilon": a.number("epsilon", 1e-3),
+        "center": center,
+        "scale": scale,
+    }
+    weights = (*(("gamma",) if scale else ()), *(("beta",) if center else ()))
+    weights += ("moving_mean", "moving_variance")
+    return a.done(
+        _Spec("BatchNormalization", kwargs, weights, lambda kw, s: ((s[-1],),) * len(weights))
+    )
+
+
+def _relu(a):
+    a.none("max_value", "threshold")
+    slope = a.number("negative_slope", 0.0)
+    if slope:
+        return a.done(_Spec("LeakyReLU", {"negative_slope": slope}))
+    return a.done(_Spec("ReLU", {}))
+
+
+def _leaky_relu(a):
+    return a.done(_Spec("LeakyReLU", {"negative_slope": a.number("negative_slope", 0.3)}))
+
+
+def _elu(a):
+    return a.done(_Spec("ELU", {"alpha": a.number("alpha", 1.0)}))
+
+
+def _softmax(a):
+    return a.done(_Spec("Softmax", {"axis": a.int("axis", -1, minimum=-(2**31))}))
+
+
+def _prelu(a):
+    a.none("alpha_constraint")
+    shared = a.take("shared_axes")
+    shared = [shared] if isinstance(shared, int) else shared
+    if shared is not None and not (
+        isinstance(shared, list) and all(isinstance(n, int) and n >= 1 for n in shared)
+    ):
+        raise _Refused(f"{a.where}: expected shared_axes as positive ints, got {shared!r}")
+    kwargs = {"alpha_regularizer": a.regularizer("alpha_regularizer"), "shared_axes": shared}
+
+    def shapes(kw, input_shape):
+        shape = list(input_shape[1:])
+        for axis in kw["shared_axes"] or ():
+            shape[axis - 1] = 1
+        return (tuple(shape),)
+
+    return a.done(_Spec("PReLU", kwargs, ("alpha",), shapes))
+
+
+# Keras 3 class name -> its mapping. Mappings that need the layer's input shape take it too.
+LAYERS = {
+    "InputLayer": _input_layer,
+    "Dense": _dense,
+    "Conv2D": _conv2d,
+    "MaxPooling2D": _pooling("MaxPooling2D"),
+    "AveragePooling2D": _pooling("AveragePooling2D"),
+    "GlobalAveragePooling2D": _global_pooling("GlobalAveragePooling2D"),
+    "GlobalMaxPooling2D": _global_pooling("GlobalMaxPooling2D"),
+    "Flatten": _flatten,
+    "Reshape": _reshape,
+    "Dropout": _dropout,
+    "Activation": _activation_layer,
+    "BatchNormalization": _batch_normalization,
+    "ReLU": _relu,
+    "LeakyReLU": _leaky_relu,
+    "ELU": _elu,
+    "Softmax": _softmax,
+    "PReLU": _prelu,
+}
+_NEEDS_INPUT_SHAPE = {"BatchNormalization"}
+_RUNS_CODE = {"Lambda", "TorchModuleWrapper", "JaxLayer", "FlaxLayer", "TFSMLayer"}
+
+
+def _layer_spec(entry, index):
+    """The juanji form of one entry of a model's ``layers`` list."""
+    if not isinstance(entry, dict):
+        raise _Refused(f"layer {index}: expected an object, got {type(entry).__name__}")
+    class_name = entry.get("class_name")
+    config = entry.get("config")
+    name = config.get("name") if isinstance(config, dict) else None
+    where = f"layer '{name}' ({class_name})"
+    if class_name in _RUNS_CODE:
+        raise _Refused(
+            f"{where} holds Python code to run; juanji never executes code from a model file"
+        )
+    module, registered = entry.get("module"), entry.get("registered_name")
+    if module != "keras.layers" or registered not in (None, class_name):
+        raise _Refused(
+            f"{where} comes from module {module!r} (registered_name {registered!r}), outside "
+            "Keras's own layers; juanji loads Keras's layers only and never imports code"
+        )
+    if class_name not in LAYERS:
+        raise _Refused(
+            f"{where}: juanji has no mapping for this Keras layer. It maps "
+            f"{', '.join(sorted(LAYERS))}"
+        )
+    if not isinstance(name, str) or not name:
+        raise _Refused(f"layer {index} ({class_name}): expected a name in its config")
+    args = _Args(where, config)
+    if class_name in _NEEDS_INPUT_SHAPE:
+        build = entry.get("build_config") or {}
+        return name, LAYERS[class_name](args, build.get("input_shape"))
+    return name, LAYERS[class_name](args)
+
+
+# --- the archive ---------------------------------------------------------------------------
+def _read_member(archive, name, limit, path):
+    """The bytes of archive member ``name``, refused before reading if larger than ``limit``."""
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise ModelFileError(f"'{path}' is not a Keras 3 model file: it has no {name}.") from None
+    if info.file_size > limit:
+        raise ModelFileError(
+            f"'{path}': {name} would unpack to {info.file_size} bytes, more than the "
+            f"{limit} that juanji reads."
+        )
+    try:
+        with archive.open(info) as member:
+            data = member.read(limit + 1)  # the header could understate the size
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as error:
+        raise ModelFileError(f"'{path}' is corrupt: cannot read {name} ({error}).") from None
+    if len(data) > limit:
+        raise ModelFileError(f"'{path}': {name} unpacks to more than {limit} bytes.")
+    return data
+
+
+def _read_json(archive, name, path):
+    data = _read_member(archive, name, MAX_JSON_BYTES, path)
+    try:
+        value = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        raise ModelFileError(f"'{path}' is corrupt: {name} is not JSON ({error}).") from None
+    if not isinstance(value, dict):
+        raise ModelFileError(f"'{path}': {name} must hold a JSON object.")
+    return value
+
+
+def _check_metadata(metadata, path):
+    version = metadata.get("keras_version")
+    if not isinstance(version, str) or not version.startswith("3."):
+        raise ModelFileError(
+            f"'{path}': {METADATA} gives keras_version {version!r}; juanji reads files "
+            "written by Keras 3."
+        )
+
+
+def _model_layers(config, path):
+    """``(model name, [(layer name, _Spec)])`` of a Keras Sequential model's config."""
+    module, class_name = config.get("module"), config.get("class_name")
+    if class_name != "Sequential" or module not in ("keras", "keras.models"):
+        raise ModelFileError(
+            f"'{path}': {CONFIG} holds a {class_name!r} from module {module!r}; juanji loads "
+            "Keras Sequential models."
+        )
+    body = config.get("config")
+    layers = body.get("layers") if isinstance(body, dict) else None
+    if not isinstance(layers, list) or not layers:
+        raise ModelFileError(f"'{path}': {CONFIG}: the Sequential model has no layers list.")
+    try:
+        specs = [_layer_spec(entry, i) for i, entry in enumerate(layers)]
+        if specs[0][1].class_name != "Input":
+            shape = body.get("build_input_shape") or (config.get("build_config") or {}).get(
+                "input_shape"
+            )
+            entry = {"batch_shape": shape, "name": "input_layer"}
+            specs.insert(0, ("input_layer", _input_layer(_Args("the model's input", entry))))
+    except _Refused as refusal:
+        raise ModelFileError(f"'{path}': {CONFIG}: {refusal}") from None
+    names = [name for name, _ in specs]
+    if len(set(names)) != len(names):
+        raise ModelFileError(f"'{path}': {CONFIG}: two layers share a name.")
+    return str(body.get("name") or "sequential"), specs
+
+
+# --- weights -------------------------------------------------------------------------------
+def _import_h5py():
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError("Reading .keras files needs h5py: pip install 'juanji[keras]'") from None
+    return h5py
+
+
+def _hard_member(h5py, group, key, kind, where):
+    """``group[key]`` if it is a hard link to a ``kind`` (Group or Dataset), else refused."""
+    link = group.get(key, getlink=True)
+    if link is None:
+        return None
+    if not isinstance(link, h5py.HardLink):
+        raise _Refused(f"{where}: '{key}' links elsewhere ({type(link).__name__})")
+    member = group[key]
+    if not isinstance(member, kind):
+        raise _Refused(f"{where}: '{key}' is not an HDF5 {kind.__name__.lower()}")
+    return member
+
+
+def _check_dataset(dataset, where):
+    """Refuse a weight array that is not plain float data of bounded declared size."""
+    if dataset.dtype.kind != "f" or dataset.dtype.itemsize > 8:
+        raise _Refused(f"{where} holds {dataset.dtype}, not floating-point numbers")
+    if dataset.size > MAX_ARRAY_VALUES:
+        raise _Refused(
+            f"{where} declares {dataset.size} values (shape {dataset.shape}), more than the "
+            f"{MAX_ARRAY_VALUES} that juanji reads"
+        )
+    if dataset.external or dataset.is_virtual:
+        raise _Refused(f"{where} keeps its data outside the file")
+    plist = dataset.id.get_create_plist()
+    for i in range(plist.get_nfilters()):
+        code = plist.get_filter(i)[0]
+        if code not in _BUILTIN_FILTERS:
+            raise _Refused(f"{where} needs the HDF5 filter {code}, which is not built in")
+
+
+def _weight_datasets(h5py, h5, path):
+    """``{layer name: [dataset, ...]}`` from ``layers/*/vars``, checked but not read."""
+    where = f"'{path}': {WEIGHTS}"
+    layers = _hard_member(h5py, h5, "layers", h5py.Group, where)
+    found = {}
+    for key in layers or ():
+        group = _hard_member(h5py, layers, key, h5py.Group, f"{where} layers")
+        variables = _hard_member(h5py, group, "vars", h5py.Group, f"{where} layers/{key}")
+        if variables is None:
+            continue
+        name = variables.attrs.get("name", key)
+        name = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+        datasets = []
+        for i in range(len(variables)):
+            entry = f"{where} layers/{key}/vars/{i}"
+            dataset = _hard_member(h5py, variables, str(i), h5py.Dataset, entry)
+            if dataset is None:
+                raise _Refused(f"{entry} is missing")
+            _check_dataset(dataset, entry)
+            datasets.append(dataset)
+        found[name] = datasets
+    return found
+
+
+def _build_checked(model, specs, datasets, path):
+    """Build ``model`` layer by layer, checking before each layer allocates its weights that
+    the file declares exactly the shapes its configuration gives; returns the weights per
+    layer, read."""
+    x = np.zeros((1, *specs[0][1].kwargs["shape"]), backend.floatx())
+    arrays = {}
+    with no_grad():
+        for layer, (name, spec) in zip(model.layers, specs):
+            found = datasets.get(name, [])
+            if len(found) != len(spec.weights):
+                raise ModelFileError(
+                    f"'{path}': {WEIGHTS} holds {len(found)} weight arrays for layer '{name}' "
+                    f"({spec.class_name}); its configuration needs {len(spec.weights)}."
+                )
+            if spec.weights:
+                expected = spec.shapes(spec.kwargs, x.shape)
+                for weight, dataset, shape in zip(spec.weights, found, expected):
+                    if tuple(dataset.shape) != tuple(shape):
+                        raise ModelFileError(
+                            f"'{path}': {WEIGHTS}: the {weight} of layer '{name}' has shape "
+                            f"{tuple(dataset.shape)}; its configuration gives {tuple(shape)}."
+                        )
+            try:
+                x = layer(x, training=False).data
+            except (ValueError, TypeError) as error:
+                raise ModelFileError(f"'{path}': layer '{name}' does not fit: {error}") from None
+            arrays[name] = dict(zip(spec.weights, (np.asarray(d[()]) for d in found)))
+    model.build((None, *specs[0][1].kwargs["shape"]))
+    return arrays
+
+
+def load_keras(path, compile=False):
+    """A juanji model with the architecture and weights of the Keras 3 file at ``path``.
+
+    Args:
+        path: a ``.keras`` file written by Keras 3 (``model.save("x.keras")``).
+        compile: ignored; the model comes back uncompiled (the file's optimizer state is not
+            read).
+
+    Returns:
+        A juanji ``Sequential`` whose predictions match Keras's.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        juanji.saving.ModelFileError: the file is not a Keras 3 model, is corrupt, or holds
+            something juanji cannot map or will not read (named in the message).
+        ImportError: without h5py.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No model file at '{path}'.")
+    h5py = _import_h5py()
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ModelFileError(f"'{path}' is not a Keras 3 model file ({error}).") from None
+    with archive:
+        _check_metadata(_read_json(archive, METADATA, path), path)
+        name, specs = _model_layers(_read_json(archive, CONFIG, path), path)
+        weights = _read_member(archive, WEIGHTS, MAX_WEIGHTS_BYTES, path)
+    try:
+        layers = [
+            registry.get("layer", {"class_name": s.class_name, "config": {**s.kwargs, "name": n}})
+            for n, s in specs
+        ]
+    except (ValueError, TypeError) as error:
+        raise ModelFileError(f"'{path}': {CONFIG}: {error}") from None
+    model = registry.lookup("model", "Sequential")(layers, name=name)
+    try:
+        with h5py.File(io.BytesIO(weights), "r") as h5:
+            datasets = _weight_datasets(h5py, h5, path)
+            arrays = _build_checked(model, specs, datasets, path)
+    except _Refused as refusal:
+        raise ModelFileError(str(refusal)) from None
+    except OSError as error:
+        raise ModelFileError(f"'{path}' is corrupt: cannot read {WEIGHTS} ({error}).") from None
+    for layer, (layer_name, _) in zip(layers, specs):
+        given = arrays[layer_name]
+        layer.set_weights([given.get(w.name.rsplit("/", 1)[-1], w.data) for w in layer.weights])
+    return model

@@ -1,0 +1,510 @@
+"""Export juanji models to ONNX, for ONNX Runtime and the other runtimes that read it.
+
+The exported graph takes and returns tensors in juanji's own layout (images NHWC) with a
+dynamic batch axis named ``N``. ONNX's Conv and pooling operators work on NCHW, so each value
+in the graph remembers the permutation that turns juanji's tensor into it, and a Transpose is
+inserted only where a consumer needs another one: a run of convolutions and poolings stays in
+NCHW between one Transpose in and one before the ``Flatten``.
+
+Inference-only layers are simplified: Dropout disappears; BatchNormalization becomes a
+per-channel scale and shift from its moving statistics, folded into the kernel and bias of a
+Conv2D or Dense right before it (when that layer has no activation and feeds nothing else).
+
+Example:
+    >>> from juanji import zoo
+    >>> import juanji.interop.onnx as juanji_onnx
+    >>> proto = juanji_onnx.to_onnx(zoo.seed_cnn(compile=False))  # doctest: +SKIP
+    >>> proto.opset_import[0].version  # doctest: +SKIP
+    17
+"""
+
+import os
+from collections import Counter
+from typing import NamedTuple
+
+import numpy as np
+
+import juanji
+from juanji import backend, registry
+from juanji.autograd import no_grad
+from juanji.data.utils import atomic_write
+from juanji.layers import (
+    ELU,
+    Activation,
+    AveragePooling2D,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
+    Input,
+    LeakyReLU,
+    MaxPooling2D,
+    PReLU,
+    ReLU,
+    Reshape,
+    Softmax,
+)
+from juanji.ops.conv import conv_padding
+
+DEFAULT_OPSET = 17
+MIN_OPSET = 13
+BATCH_AXIS = "N"
+
+
+class _Value(NamedTuple):
+    """A tensor of the ONNX graph: its name, juanji's shape of it (batch axis ``None``) and
+    ``perm``: the ONNX tensor is juanji's tensor transposed by ``perm``."""
+
+    name: str
+    shape: tuple
+    perm: tuple
+
+
+class _Node(NamedTuple):
+    """One layer call: the keys of its input values, the key and juanji shape of its output."""
+
+    layer: object
+    inputs: tuple
+    output: object
+    shape: tuple
+
+
+def _identity(rank):
+    return tuple(range(rank))
+
+
+def _channels_first(rank):
+    """The permutation from channels-last (N, ..., C) to channels-first (N, C, ...)."""
+    return (0, rank - 1, *range(1, rank - 1))
+
+
+class _Graph:
+    """Collects the ONNX nodes and initializers of one export."""
+
+    def __init__(self, opset, dtype, folds):
+        from onnx import helper, numpy_helper
+
+        self.helper, self.numpy_helper = helper, numpy_helper
+        self.opset, self.dtype = opset, dtype
+        self.folds = folds  # layer id -> (scale, shift) to fold in, or None for an absorbed BN
+        self.nodes, self.initializers = [], []
+        self._names = set()
+
+    def unique(self, hint):
+        name, count = hint, 0
+        while name in self._names:
+            count += 1
+            name = f"{hint}_{count}"
+        self._names.add(name)
+        return name
+
+    def constant(self, array, hint):
+        """An initializer holding ``array`` (floats in the model's dtype); returns its name."""
+        array = np.asarray(array)
+        if array.dtype.kind == "f":
+            array = array.astype(self.dtype)
+        name = self.unique(hint)
+        self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(array), name))
+        return name
+
+    def op(self, op_type, inputs, hint, **attributes):
+        """Append one node; returns the name of its (single) output."""
+        output = self.unique(hint)
+        self.nodes.append(
+            self.helper.make_node(op_type, list(inputs), [output], name=output, **attributes)
+        )
+        return output
+
+    def layout(self, value, perm):
+        """``value`` with the ONNX tensor transposed so that it relates to juanji's by ``perm``."""
+        if value.perm == perm:
+            return value
+        axes = [value.perm.index(axis) for axis in perm]
+        name = self.op("Transpose", [value.name], f"{value.name}_transposed", perm=axes)
+        return value._replace(name=name, perm=perm)
+
+
+# --- activations ---------------------------------------------------------------------------
+_UNARY = {
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+    "relu": "Relu",
+    "softplus": "Softplus",
+    "softsign": "Softsign",
+    "selu": "Selu",  # NOTE: ONNX's default alpha and gamma are juanji's constants in float32
+    "elu": "Elu",
+}
+
+
+def _activation(g, fn, x, hint, owner):
+    """``x`` through the activation function ``fn`` (None: unchanged)."""
+    if fn is None:
+        return x
+    name = getattr(fn, "__name__", "")
+    try:
+        known = registry.lookup("activation", name) is fn
+    except ValueError:
+        known = False
+    if not known:
+        raise _cannot(owner, f"its activation {fn!r} is not one of juanji's")
+    if name == "linear":
+        return x
+    if name in _UNARY:
+        return x._replace(name=g.op(_UNARY[name], [x.name], hint))
+    if name == "leaky_relu":
+        return x._replace(name=g.op("LeakyRelu", [x.name], hint, alpha=0.2))  # its default
+    if name == "hard_sigmoid":
+        return x._replace(name=g.op("HardSigmoid", [x.name], hint, alpha=1 / 6, beta=0.5))
+    if name == "silu":
+        sigmoid = g.op("Sigmoid", [x.name], f"{hint}_sigmoid")
+        return x._replace(name=g.op("Mul", [x.name, sigmoid], hint))
+    if name == "gelu":  # the exact form, x * Phi(x) = x * (1 + erf(x / sqrt 2)) / 2
+        scaled = g.op("Mul", [x.name, g.constant(np.sqrt(0.5), f"{hint}_rsqrt2")], f"{hint}_s")
+        erf = g.op("Erf", [scaled], f"{hint}_erf")
+        one_plus = g.op("Add", [erf, g.constant(1.0, f"{hint}_one")], f"{hint}_cdf2")
+        half_x = g.op("Mul", [x.name, g.constant(0.5, f"{hint}_half")], f"{hint}_halfx")
+        return x._replace(name=g.op("Mul", [half_x, one_plus], hint))
+    if name in ("softmax", "log_softmax"):
+        return _softmax(g, x, -1, hint, log=name == "log_softmax")
+    raise _cannot(owner, f"ONNX export has no conversion of the activation '{name}'")
+
+
+def _softmax(g, x, axis, hint, log=False):
+    """Softmax along juanji's ``axis``, wherever that axis lies in the ONNX tensor."""
+    onnx_axis = x.perm.index(axis % len(x.perm))
+    op_type = "LogSoftmax" if log else "Softmax"
+    return x._replace(name=g.op(op_type, [x.name], hint, axis=onnx_axis))
+
+
+# --- layers --------------------------------------------------------------------------------
+def _cannot(layer, why):
+    return ValueError(
+        f"Layer '{layer.name}' ({type(layer).__name__}) cannot be exported to ONNX: {why}."
+    )
+
+
+def _channels_first_input(g, layer, x):
+    """``x`` laid out channels-first in ONNX, as Conv and pooling take it, for a layer of
+    ``layer.data_format``; and its spatial sizes."""
+    rank = len(x.shape)
+    if layer.data_format == "channels_last":
+        return g.layout(x, _channels_first(rank)), x.shape[1:-1]
+    return g.layout(x, _identity(rank)), x.shape[2:]
+
+
+def _onnx_pads(pads):
+    """``((top, bottom), (left, right))`` as ONNX's ``[top, left, bottom, right]``."""
+    return [int(p[0]) for p in pads] + [int(p[1]) for p in pads]
+
+
+def _kernel_and_bias(g, layer):
+    """The layer's kernel and bias (zeros if none), with a following BatchNormalization folded
+    into them when one was planned."""
+    kernel = layer.kernel.data
+    bias = None if layer.bias is None else layer.bias.data
+    fold = g.folds.get(id(layer))
+    if fold is not None:
+        scale, shift = fold
+        kernel = kernel * scale  # scales the last (output) axis
+        bias = (0.0 if bias is None else bias) * scale + shift
+    return kernel, bias
+
+
+def _conv(g, layer, inputs, shape):
+    x, spatial = _channels_first_input(g, layer, inputs[0])
+    rank = len(x.shape)
+    kernel, bias = _kernel_and_bias(g, layer)
+    # juanji's kernel (KH, KW, C, F) -> ONNX's (F, C, KH, KW).
+    weights = np.transpose(kernel, (rank - 1, rank - 2, *range(rank - 2)))
+    names = [x.name, g.constant(weights, f"{layer.name}_kernel")]
+    if bias is not None:
+        names.append(g.constant(bias, f"{layer.name}_bias"))
+    pads = conv_padding(
+        layer.padding, spatial, layer.kernel_size, layer.strides, layer.dilation_rate
+    )
+    y = g.op(
+        "Conv",
+        names,
+        layer.name,
+        kernel_shape=list(layer.kernel_size),
+        strides=list(layer.strides),
+        dilations=list(layer.dilation_rate),
+        pads=_onnx_pads(pads),
+    )
+    return _activation(g, layer.activation, _Value(y, shape, x.perm), f"{layer.name}_act", layer)
+
+
+def _dense(g, layer, inputs, shape):
+    x = g.layout(inputs[0], _identity(len(inputs[0].shape)))
+    kernel, bias = _kernel_and_bias(g, layer)
+    y = g.op("MatMul", [x.name, g.constant(kernel, f"{layer.name}_kernel")], f"{layer.name}_mm")
+    if bias is not None:
+        y = g.op("Add", [y, g.constant(bias, f"{layer.name}_bias")], layer.name)
+    return _activation(g, layer.activation, _Value(y, shape, x.perm), f"{layer.name}_act", layer)
+
+
+def _batch_norm(g, layer, inputs, shape):
+    (x,) = inputs
+    if id(layer) in g.folds:  # folded into the layer before it
+        return x
+    scale, shift = _bn_scale_shift(layer)
+    rank = len(x.shape)
+    # juanji normalises its last axis; the constants broadcast along wherever it lies in ONNX.
+    at = x.perm.index(rank - 1)
+    broadcast = [len(scale) if axis == at else 1 for axis in range(rank)]
+    scaled = g.op(
+        "Mul", [x.name, g.constant(scale.reshape(broadcast), f"{layer.name}_scale")], layer.name
+    )
+    shifted = g.op(
+        "Add", [scaled, g.constant(shift.reshape(broadcast), f"{layer.name}_shift")], layer.name
+    )
+    return x._replace(name=shifted)
+
+
+def _bn_scale_shift(layer):
+    """Inference-mode batch normalisation as ``x * scale + shift`` (computed in float64)."""
+    gamma, beta, mean, variance = (
+        w.data.astype(np.float64)
+        for w in (layer.gamma, layer.beta, layer.moving_mean, layer.moving_variance)
+    )
+    scale = gamma / np.sqrt(variance + layer.epsilon)
+    return scale, beta - mean * scale
+
+
+def _pooling(g, layer, inputs, shape):
+    x, spatial = _channels_first_input(g, layer, inputs[0])
+    pads = conv_padding(layer.padding, spatial, layer.pool_size, layer.strides)
+    attributes = {
+        "kernel_shape": list(layer.pool_size),
+        "strides": list(layer.strides),
+        "pads": _onnx_pads(pads),
+    }
+    if isinstance(layer, MaxPooling2D):
+        y = g.op("MaxPool", [x.name], layer.name, **attributes)
+    else:  # the mean over the window's cells inside the image, as juanji's
+        y = g.op("AveragePool", [x.name], layer.name, count_include_pad=0, **attributes)
+    return _Value(y, shape, x.perm)
+
+
+def _global_pooling(g, layer, inputs, shape):
+    (x,) = inputs
+    rank = len(x.shape)
+    perm = _channels_first(rank) if layer.data_format == "channels_last" else _identity(rank)
+    x = g.layout(x, perm)
+    op_type = "GlobalMaxPool" if isinstance(layer, GlobalMaxPooling2D) else "GlobalAveragePool"
+    y = g.op(op_type, [x.name], layer.name)  # (N, C, 1, 1)
+    if layer.keepdims:
+        return _Value(y, shape, perm)
+    return _Value(g.op("Flatten", [y], f"{layer.name}_flat", axis=1), shape, _identity(2))
+
+
+def _flatten(g, layer, inputs, shape):
+    x = g.layout(inputs[0], _identity(len(inputs[0].shape)))
+    return _Value(g.op("Flatten", [x.name], layer.name, axis=1), shape, _identity(2))
+
+
+def _reshape(g, layer, inputs, shape):
+    x = g.layout(inputs[0], _identity(len(inputs[0].shape)))
+    target = np.array([0, *layer.target_shape], np.int64)  # 0: keep the (dynamic) batch size
+    y = g.op("Reshape", [x.name, g.constant(target, f"{layer.name}_shape")], layer.name)
+    return _Value(y, shape, _identity(len(shape)))
+
+
+def _passthrough(g, layer, inputs, shape):
+    return inputs[0]
+
+
+def _activation_layer(g, layer, inputs, shape):
+    return _activation(g, layer.activation, inputs[0], layer.name, layer)
+
+
+def _relu(g, layer, inputs, shape):
+    return inputs[0]._replace(name=g.op("Relu", [inputs[0].name], layer.name))
+
+
+def _leaky_relu(g, layer, inputs, shape):
+    x = inputs[0]
+    return x._replace(
+        name=g.op("LeakyRelu", [x.name], layer.name, alpha=float(layer.negative_slope))
+    )
+
+
+def _elu(g, layer, inputs, shape):
+    x = inputs[0]
+    return x._replace(name=g.op("Elu", [x.name], layer.name, alpha=float(layer.alpha)))
+
+
+def _softmax_layer(g, layer, inputs, shape):
+    return _softmax(g, inputs[0], layer.axis, layer.name)
+
+
+def _prelu(g, layer, inputs, shape):
+    x = g.layout(inputs[0], _identity(len(inputs[0].shape)))
+    alpha = g.constant(layer.alpha.data, f"{layer.name}_alpha")  # broadcasts over the batch
+    return x._replace(name=g.op("PRelu", [x.name, alpha], layer.name))
+
+
+CONVERTERS = {
+    Input: _passthrough,
+    Dropout: _passthrough,
+    Conv2D: _conv,
+    Dense: _dense,
+    BatchNormalization: _batch_norm,
+    MaxPooling2D: _pooling,
+    AveragePooling2D: _pooling,
+    GlobalAveragePooling2D: _global_pooling,
+    GlobalMaxPooling2D: _global_pooling,
+    Flatten: _flatten,
+    Reshape: _reshape,
+    Activation: _activation_layer,
+    ReLU: _relu,
+    LeakyReLU: _leaky_relu,
+    ELU: _elu,
+    Softmax: _softmax_layer,
+    PReLU: _prelu,
+}
+
+
+# --- the model's graph ---------------------------------------------------------------------
+def _sequential_nodes(model):
+    """The layer calls of a Sequential model, with shapes traced by one zero sample."""
+    x = np.zeros((1, *model.build_input_shape[1:]), backend.floatx())
+    nodes = []
+    with no_grad():
+        for index, layer in enumerate(model.layers):
+            x = layer(x, training=False).data
+            nodes.append(_Node(layer, (index,), index + 1, (None, *x.shape[1:])))
+    return [0], nodes, [len(nodes)]
+
+
+def _graph_of(model):
+    """``(input keys, nodes in call order, output keys)`` of an exportable model."""
+    if type(model) is registry.lookup("model", "Sequential"):  # models sit above interop
+        return _sequential_nodes(model)
+    raise ValueError(
+        f"Model '{model.name}' ({type(model).__name__}) cannot be exported to ONNX: only "
+        "Sequential models have a graph of layers to export; a subclass with its own call() "
+        "has none."
+    )
+
+
+def _plan_folds(nodes):
+    """For each BatchNormalization right after a Conv2D or Dense that has no activation and
+    feeds nothing else: the scale and shift to fold into that layer, keyed by both ids."""
+    producers = {node.output: node for node in nodes}
+    uses = Counter(key for node in nodes for key in node.inputs)
+    folds = {}
+    for node in nodes:
+        if type(node.layer) is not BatchNormalization:
+            continue
+        before = producers.get(node.inputs[0])
+        if before is None or uses[node.inputs[0]] != 1:
+            continue
+        layer = before.layer
+        foldable = (type(layer) is Dense) or (
+            type(layer) is Conv2D and layer.data_format == "channels_last"
+        )
+        if foldable and layer.activation in (None, registry.lookup("activation", "linear")):
+            folds[id(layer)] = _bn_scale_shift(node.layer)
+            folds[id(node.layer)] = None
+    return folds
+
+
+def _import_onnx():
+    """The ``onnx`` package, or an ImportError that says how to install it."""
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError(
+            "ONNX export needs the onnx package: pip install 'juanji[onnx]'"
+        ) from None
+    return onnx
+
+
+def _check_opset(opset):
+    import onnx
+
+    latest = onnx.defs.onnx_opset_version()
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= latest:
+        raise ValueError(
+            f"Expected `opset` to be an int from {MIN_OPSET} to {latest} (the newest this onnx "
+            f"package knows). Received: opset={opset!r}"
+        )
+
+
+def to_onnx(model, opset=None):
+    """The ONNX ``ModelProto`` of a built Sequential model.
+
+    Args:
+        model: the model; it is built from its declared input shape if needed.
+        opset: the ONNX operator set version stated in the file (13 or newer; None: 17).
+
+    Returns:
+        An ``onnx.ModelProto`` with one input ``input`` and one output ``output``, both
+        ``(N, ...)`` in juanji's layout (images NHWC) with a dynamic batch axis ``N``.
+
+    Raises:
+        ValueError: for a model that is not built or not exportable (naming the layer that
+            has no ONNX form), or an unsupported ``opset``.
+        ImportError: without the onnx package.
+    """
+    onnx = _import_onnx()
+    from onnx import helper
+
+    opset = DEFAULT_OPSET if opset is None else opset
+    _check_opset(opset)
+    model._maybe_build()
+    if not model.built or model.build_input_shape is None:
+        raise ValueError(
+            f"Model '{model.name}' is not built: give it an input shape or call it before export."
+        )
+    input_keys, nodes, output_keys = _graph_of(model)
+    for node in nodes:
+        if type(node.layer) not in CONVERTERS:
+            raise _cannot(node.layer, "ONNX export has no conversion for this layer type")
+    dtype = np.dtype(backend.floatx())
+    g = _Graph(opset, dtype, _plan_folds(nodes))
+    g.unique("input")
+    g.unique("output")
+    shape = tuple(model.build_input_shape)
+    values = {input_keys[0]: _Value("input", shape, _identity(len(shape)))}
+    for node in nodes:
+        inputs = [values[key] for key in node.inputs]
+        values[node.output] = CONVERTERS[type(node.layer)](g, node.layer, inputs, node.shape)
+    result = g.layout(values[output_keys[0]], _identity(len(values[output_keys[0]].shape)))
+    g.nodes.append(helper.make_node("Identity", [result.name], ["output"], name="output"))
+
+    elem_type = helper.np_dtype_to_tensor_dtype(dtype)
+    graph = helper.make_graph(
+        g.nodes,
+        model.name,
+        [helper.make_tensor_value_info("input", elem_type, [BATCH_AXIS, *shape[1:]])],
+        [helper.make_tensor_value_info("output", elem_type, [BATCH_AXIS, *result.shape[1:]])],
+        initializer=g.initializers,
+    )
+    proto = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", opset)],
+        producer_name="juanji",
+        producer_version=juanji.__version__,
+        doc_string=f"juanji model '{model.name}'; input and output in juanji's layout (NHWC)",
+    )
+    # The oldest IR version that carries this opset, so that older runtimes read the file.
+    proto.ir_version = helper.OP_SET_ID_VERSION_MAP[("ai.onnx", opset)]
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def export_onnx(model, path, opset=None):
+    """Write ``model`` as an ONNX file at ``path`` (atomically); see :func:`to_onnx`.
+
+    Returns:
+        ``path``.
+    """
+    proto = to_onnx(model, opset=opset)
+    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+    atomic_write(os.fspath(path), proto.SerializeToString())
+    return path

@@ -1,0 +1,244 @@
+"""ONNX export: every exported graph passes onnx's checker and ONNX Runtime reproduces
+``model.predict`` to 1e-5 at two batch sizes."""
+
+import numpy as np
+import pytest
+
+from juanji import cli, registry, saving, zoo
+from juanji.layers import (
+    ELU,
+    Activation,
+    AveragePooling2D,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
+    Input,
+    Layer,
+    LeakyReLU,
+    MaxPooling2D,
+    PReLU,
+    ReLU,
+    Reshape,
+    Softmax,
+)
+from juanji.models import Model, Sequential
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from juanji.interop import onnx as juanji_onnx  # noqa: E402  (after the skips)
+
+BATCH_SIZES = (1, 7)
+
+
+def _randomize(model, seed=0):
+    """Random biases and batch-norm statistics, so that folding or broadcasting them wrong
+    shows (fresh layers hold zeros and ones there)."""
+    rng = np.random.default_rng(seed)
+    model._maybe_build()
+    for w in model.weights:
+        kind = w.name.rsplit("/", 1)[-1]
+        if kind in ("bias", "beta", "moving_mean"):
+            w.data = rng.normal(0, 0.3, w.shape).astype(w.dtype)
+        elif kind in ("gamma", "moving_variance"):
+            w.data = rng.uniform(0.5, 1.5, w.shape).astype(w.dtype)
+        elif kind == "alpha":
+            w.data = rng.uniform(0.05, 0.5, w.shape).astype(w.dtype)
+    return model
+
+
+def _export_and_compare(model, tmp_path, opset=None):
+    """Export, check the file, run it in ONNX Runtime at two batch sizes against predict."""
+    path = tmp_path / f"{model.name}.onnx"
+    model.export(path, opset=opset)
+    proto = onnx.load(path)
+    onnx.checker.check_model(proto, full_check=True)
+    assert proto.opset_import[0].version == (opset or juanji_onnx.DEFAULT_OPSET)
+    (graph_input,) = proto.graph.input
+    assert graph_input.type.tensor_type.shape.dim[0].dim_param == juanji_onnx.BATCH_AXIS
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(1)
+    for n in BATCH_SIZES:
+        x = rng.normal(size=(n, *model.build_input_shape[1:])).astype(np.float32)
+        (got,) = session.run(None, {"input": x})
+        expected = model.predict(x)
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    return proto
+
+
+def _op_types(proto):
+    return [node.op_type for node in proto.graph.node]
+
+
+@pytest.mark.parametrize("name", sorted(zoo.MODELS))
+def test_every_zoo_model_runs_in_onnx_runtime(name, tmp_path):
+    model = _randomize(zoo.MODELS[name](compile=False))
+    proto = _export_and_compare(model, tmp_path)
+    ops = _op_types(proto)
+    if any(isinstance(layer, Conv2D) for layer in model.layers):
+        # One transpose into NCHW before the first convolution, one back before Flatten.
+        assert ops.count("Transpose") == 2, ops
+    if name == "vgg_small":  # each batch norm folded into the convolution before it
+        assert "Mul" not in ops and ops.count("Conv") == 4, ops
+
+
+def _conv_net():
+    return Sequential(
+        [
+            Input((10, 9, 3)),
+            Conv2D(4, 3, strides=2, padding="same", activation="relu"),  # odd: 0 top, 1 bottom
+            Conv2D(5, (2, 3), padding="full", activation="tanh"),
+            Conv2D(3, 3, dilation_rate=2, strides=(2, 1), padding="same", activation="elu"),
+            Conv2D(2, 2, data_format="channels_first", activation="sigmoid"),
+            Flatten(),
+            Dense(6),
+        ],
+        name="conv_paddings",
+    )
+
+
+def _pool_net():
+    return Sequential(
+        [
+            Input((11, 10, 3)),
+            MaxPooling2D(2, padding="same"),
+            AveragePooling2D(3, strides=2, padding="same"),
+            Conv2D(4, 1, activation="softplus"),
+            MaxPooling2D(3, strides=1),
+            GlobalMaxPooling2D(keepdims=True),
+            Flatten(),
+            Dense(3),
+        ],
+        name="poolings",
+    )
+
+
+def _global_average_net():
+    return Sequential(
+        [
+            Input((6, 5, 3)),
+            Conv2D(4, 3, padding="same", activation="softmax"),  # softmax over channels: axis 1
+            AveragePooling2D(2, data_format="channels_first"),  # pools the last two axes
+            GlobalAveragePooling2D(),
+        ],
+        name="global_average",
+    )
+
+
+def _batch_norm_net():
+    return Sequential(
+        [
+            Input((6, 6, 2)),
+            Conv2D(4, 3, padding="same"),
+            BatchNormalization(),  # folded into the convolution
+            ReLU(),
+            BatchNormalization(epsilon=0.1),  # on NCHW: a scale and shift along axis 1
+            Flatten(),
+            Dense(8),
+            BatchNormalization(),  # folded into the dense layer
+            Dropout(0.5),
+            Dense(3, activation="tanh"),
+            BatchNormalization(),  # after an activation: kept as a scale and shift
+        ],
+        name="batch_norms",
+    )
+
+
+def _shape_net():
+    return Sequential(
+        [
+            Input((24,)),
+            Reshape((2, 3, 4)),
+            PReLU(shared_axes=[1, 2]),
+            Conv2D(3, 2, activation="gelu"),
+            LeakyReLU(0.1),
+            ELU(0.7),
+            Reshape((-1, 3)),
+            Softmax(axis=1),
+            Flatten(),
+        ],
+        name="shapes",
+    )
+
+
+@pytest.mark.parametrize(
+    "build", [_conv_net, _pool_net, _global_average_net, _batch_norm_net, _shape_net]
+)
+def test_layers_and_paddings_match(build, tmp_path):
+    _export_and_compare(_randomize(build()), tmp_path)
+
+
+ACTIVATIONS = sorted(
+    name
+    for name in (
+        "linear relu sigmoid tanh softmax log_softmax elu selu softplus softsign "
+        "silu swish gelu hard_sigmoid leaky_relu"
+    ).split()
+)
+
+
+def test_every_activation(tmp_path):
+    assert {registry.lookup("activation", a).__name__ for a in ACTIVATIONS} == set(
+        registry._REGISTRY["activation"][k].__name__ for k in registry._REGISTRY["activation"]
+    ), "an activation was added: give it an ONNX conversion and list it here"
+    for name in ACTIVATIONS:
+        model = Sequential(
+            [Input((3, 3, 2)), Conv2D(4, 2, activation=name), Activation(name)], name=name
+        )
+        _export_and_compare(_randomize(model), tmp_path)
+
+
+def test_opset_13_and_a_wrong_opset(tmp_path):
+    _export_and_compare(_randomize(zoo.vgg_small(compile=False)), tmp_path, opset=13)
+    with pytest.raises(ValueError, match="opset"):
+        zoo.mlp(compile=False).export(tmp_path / "m.onnx", opset=5)
+    with pytest.raises(ValueError, match="format"):
+        zoo.mlp(compile=False).export(tmp_path / "m.tflite", format="tflite")
+
+
+class _Twice(Layer):
+    def call(self, x, training=False):
+        return x * 2.0
+
+
+def test_a_layer_without_onnx_form_is_named(tmp_path):
+    model = Sequential([Input((4,)), Dense(3), _Twice(name="doubler")])
+    with pytest.raises(ValueError, match=r"'doubler' \(_Twice\)"):
+        model.export(tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_subclassed_model_is_refused(tmp_path):
+    class Net(Model):
+        def __init__(self):
+            super().__init__(name="net")
+            self.dense = Dense(2)
+
+        def call(self, x, training=False):
+            return self.dense(x)
+
+    net = Net()
+    net.build((None, 3))
+    with pytest.raises(ValueError, match="'net' \\(Net\\).*own call"):
+        net.export(tmp_path / "n.onnx")
+
+
+def test_the_export_command(tmp_path, capsys):
+    model = _randomize(zoo.lenet5(compile=False))
+    saving.save_model(model, tmp_path / "lenet.juanji")
+    assert cli.main(["export", str(tmp_path / "lenet.juanji"), "--opset", "14"]) == 0
+    assert "opset 14" in capsys.readouterr().out
+    session = ort.InferenceSession(str(tmp_path / "lenet.onnx"), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).normal(size=(3, 32, 32, 1)).astype(np.float32)
+    np.testing.assert_allclose(session.run(None, {"input": x})[0], model.predict(x), atol=1e-5)
+
+    assert cli.main(["export", str(tmp_path / "missing.juanji")]) == cli.EXIT_ERROR
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("juanji: error: ") and "missing.juanji" in err[0]
+    assert cli.main(["export", str(tmp_path / "lenet.juanji"), "--opset", "3"]) == cli.EXIT_ERROR
+    assert "opset" in capsys.readouterr().err
