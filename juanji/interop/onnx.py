@@ -10,12 +10,6 @@ Inference-only layers are simplified: Dropout disappears; BatchNormalization bec
 per-channel scale and shift from its moving statistics, folded into the kernel and bias of a
 Conv2D or Dense right before it (when that layer has no activation and feeds nothing else).
 
-Example:
-    >>> from juanji import zoo
-    >>> import juanji.interop.onnx as juanji_onnx
-    >>> proto = juanji_onnx.to_onnx(zoo.seed_cnn(compile=False))  # doctest: +SKIP
-    >>> proto.opset_import[0].version  # doctest: +SKIP
-    17
 """
 
 import os
