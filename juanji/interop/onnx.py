@@ -9,7 +9,6 @@ NCHW between one Transpose in and one before the ``Flatten``.
 Inference-only layers are simplified: Dropout disappears; BatchNormalization becomes a
 per-channel scale and shift from its moving statistics, folded into the kernel and bias of a
 Conv2D or Dense right before it (when that layer has no activation and feeds nothing else).
-
 """
 
 import os
