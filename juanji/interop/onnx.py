@@ -32,7 +32,7 @@ from juanji.layers import (
     Flatten,
     GlobalAveragePooling2D,
     GlobalMaxPooling2D,
-    Input,
+    InputLayer,
     LeakyReLU,
     MaxPooling2D,
     PReLU,
@@ -341,7 +341,7 @@ def _prelu(g, layer, inputs, shape):
 
 
 CONVERTERS = {
-    Input: _passthrough,
+    InputLayer: _passthrough,
     Dropout: _passthrough,
     Conv2D: _conv,
     Dense: _dense,

@@ -64,8 +64,8 @@ def test_a_file_written_by_keras_predicts_as_keras_did():
     stored = np.load(FIXTURES / "keras_cnn_predictions.npz", allow_pickle=False)
     model = juanji.load_model(KERAS_CNN)
     assert [type(layer).__name__ for layer in model.layers] == [
-        "Input", "Conv2D", "BatchNormalization", "MaxPooling2D", "Conv2D", "BatchNormalization",
-        "Activation", "Flatten", "Dense", "Dropout", "Dense",
+        "InputLayer", "Conv2D", "BatchNormalization", "MaxPooling2D", "Conv2D",
+        "BatchNormalization", "Activation", "Flatten", "Dense", "Dropout", "Dense",
     ]  # fmt: skip
     bn = model.layers[5]
     assert np.abs(bn.moving_mean.data).max() > 0.05  # trained statistics, not the initial ones
