@@ -1,8 +1,9 @@
 """Callbacks: code that ``fit`` runs at the start and end of training, epochs and batches.
 
 A callback sees the model (``set_model``), the run's ``params`` (``epochs``, ``steps``,
-``verbose``) and ``logs``: dicts of floats, ``{"loss", <metric names>, "val_loss", ...}``,
-with the running means of the epoch in batch logs. It steers training only through the model:
+``verbose``) and ``logs``: always a dict (empty where there is nothing to report) of floats,
+``{"loss", <metric names>, "val_loss", ...}``, with the running means of the epoch in batch
+logs. It steers training only through the model:
 ``model.stop_training``, ``model.optimizer.learning_rate``, ``get_weights``/``set_weights``
 and saving.
 """
@@ -43,7 +44,8 @@ def _format_value(value):
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def _format_logs(logs):
+def format_logs(logs):
+    """``name: value - name: value ...`` for a logs dict."""
     return " - ".join(f"{k}: {_format_value(v)}" for k, v in (logs or {}).items())
 
 
@@ -142,8 +144,9 @@ class CallbackList(Callback):
             cb.set_params(params)
 
     def _call(self, hook, *args):
+        *where, logs = args
         for cb in self.callbacks:
-            getattr(cb, hook)(*args)
+            getattr(cb, hook)(*where, {} if logs is None else logs)
 
     def on_train_begin(self, logs=None):
         self._call("on_train_begin", logs)
@@ -238,12 +241,12 @@ class ProgbarLogger(Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if self._bar is not None:
-            self._bar.set_postfix_str(_format_logs(logs), refresh=False)
+            self._bar.set_postfix_str(format_logs(logs), refresh=False)
             self._bar.update(1)
 
     def on_epoch_end(self, epoch, logs=None):
         if self._bar is not None:
-            self._bar.set_postfix_str(_format_logs(logs))
+            self._bar.set_postfix_str(format_logs(logs))
             self._close()
         elif self.params.get("verbose", 1) == 2:
             seconds = time.perf_counter() - self._start
@@ -251,7 +254,7 @@ class ProgbarLogger(Callback):
             per_step = f" - {1000 * seconds / steps:.0f}ms/step" if steps else ""
             _print(
                 f"Epoch {epoch + 1}/{self.params.get('epochs', '?')} - {seconds:.1f}s"
-                f"{per_step} - {_format_logs(logs)}"
+                f"{per_step} - {format_logs(logs)}"
             )
 
     def on_train_end(self, logs=None):

@@ -119,6 +119,10 @@ class Functional(Model):
         self._check_dtype(x)
         self.inputs[0].node.layer._check_input(x)
 
+    def _check_inputs(self, x):
+        for tensor, data in zip(self.inputs, self.flatten_inputs(x)):
+            tensor.node.layer._check_input(data)
+
     def flatten_inputs(self, data):
         """``data`` (an array, a list, or a dict keyed by input names) as one array per
         model input, in order.

@@ -7,11 +7,14 @@ others. :func:`validate_targets` runs the same checks, plus checks of the values
 whole training set before any step, so a wrong loss choice fails at once with a suggestion.
 """
 
+import functools
+import inspect
 import re
 
 import numpy as np
 
 from juanji import ops, registry
+from juanji.autograd import as_tensor
 
 __all__ = [
     "Loss",
@@ -22,6 +25,8 @@ __all__ = [
     "SparseCategoricalCrossentropy",
     "CategoricalHinge",
     "MulticlassHinge",
+    "compute",
+    "reduce_weighted",
     "validate_targets",
     "get",
 ]
@@ -63,19 +68,31 @@ class Loss:
     def __init__(self, *, name=None):
         self.name = name or snake_case(type(self).__name__)
 
-    def __call__(self, y_true, y_pred):
+    def __call__(self, y_true, y_pred, sample_weight=None):
         """The loss of ``y_pred`` (a Tensor ``(N, ...)``) against ``y_true`` (an array).
 
+        A subclass's ``call`` may return one loss per sample ``(N,)`` (as Keras's do): they
+        are then averaged, each times its weight.
+
+        Args:
+            y_true: targets.
+            y_pred: predictions, a Tensor.
+            sample_weight: one weight per sample ``(N,)``, or None.
+
         Returns:
-            A scalar Tensor: the mean over the batch.
+            A scalar Tensor: ``sum(w * loss) / N``, the mean over the batch without weights.
 
         Raises:
             ValueError: if ``y_true`` does not have the form this loss expects (the message
                 says which loss would fit it, or how to convert it).
         """
-        return self.call(self.prepare_targets(y_true, y_pred.shape), y_pred)
+        y_true = self.prepare_targets(y_true, y_pred.shape)
+        if _takes_sample_weight(type(self).call):
+            return self.call(y_true, y_pred, sample_weight=sample_weight)
+        return reduce_weighted(self.call(y_true, y_pred), sample_weight, self.name)
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true, y_pred, sample_weight=None):
+        """The (weighted) batch-mean loss, or one loss per sample."""
         raise NotImplementedError
 
     def prepare_targets(self, y, pred_shape):
@@ -161,6 +178,41 @@ class Loss:
         return cls(**config)
 
 
+@functools.cache
+def _takes_sample_weight(call):
+    return "sample_weight" in inspect.signature(call).parameters
+
+
+def reduce_weighted(values, sample_weight, name="loss"):
+    """The mean of per-sample losses ``values`` ``(N, ...)``, each times its weight ``(N,)``;
+    a scalar loss is returned as is (and cannot be weighted).
+
+    Raises:
+        ValueError: if ``sample_weight`` is given for a loss that is already one number.
+    """
+    values = as_tensor(values)
+    if values.ndim == 0:
+        if sample_weight is not None:
+            raise ValueError(
+                f"Loss `{name}` returns one number per batch, so samples cannot be weighted: "
+                "return one loss per sample (shape (N,)) instead."
+            )
+        return values
+    if sample_weight is None:
+        return ops.mean(values)
+    w = np.asarray(sample_weight, values.dtype)
+    return ops.mean(values * w.reshape(w.shape + (1,) * (values.ndim - w.ndim)))
+
+
+def compute(loss, y_true, y_pred, sample_weight=None):
+    """``loss`` (a Loss or a function ``f(y_true, y_pred)`` giving a scalar or one value per
+    sample) of ``y_pred`` against ``y_true``, weighted by ``sample_weight``, as a scalar."""
+    if isinstance(loss, Loss):
+        return loss(y_true, y_pred, sample_weight=sample_weight)
+    name = getattr(loss, "__name__", type(loss).__name__)
+    return reduce_weighted(loss(y_true, y_pred), sample_weight, name)
+
+
 def _as_labels(loss, y):
     """Integer labels from ints or integral floats (Keras casts sparse targets to int)."""
     if y.dtype.kind in "iu":
@@ -197,16 +249,16 @@ class MeanSquaredError(Loss):
         0.25
     """
 
-    def call(self, y_true, y_pred):
-        return ops.mean_squared_error(y_pred, y_true)
+    def call(self, y_true, y_pred, sample_weight=None):
+        return ops.mean_squared_error(y_pred, y_true, sample_weight=sample_weight)
 
 
 @registry.register("loss", "mae")
 class MeanAbsoluteError(Loss):
     """Mean of ``|y_true - y_pred|`` over all elements."""
 
-    def call(self, y_true, y_pred):
-        return ops.mean_absolute_error(y_pred, y_true)
+    def call(self, y_true, y_pred, sample_weight=None):
+        return ops.mean_absolute_error(y_pred, y_true, sample_weight=sample_weight)
 
 
 @registry.register("loss")
@@ -220,8 +272,10 @@ class BinaryCrossentropy(_FromLogits):
 
     alternative = "sparse_categorical_crossentropy"
 
-    def call(self, y_true, y_pred):
-        return ops.binary_cross_entropy(y_pred, y_true, from_logits=self.from_logits)
+    def call(self, y_true, y_pred, sample_weight=None):
+        return ops.binary_cross_entropy(
+            y_pred, y_true, from_logits=self.from_logits, sample_weight=sample_weight
+        )
 
     def check_values(self, y, pred_shape):
         if y.size and (y.min() < 0 or y.max() > 1):
@@ -255,8 +309,10 @@ class CategoricalCrossentropy(_FromLogits):
     targets = "one_hot"
     alternative = "sparse_categorical_crossentropy"
 
-    def call(self, y_true, y_pred):
-        return ops.categorical_cross_entropy(y_pred, y_true, from_logits=self.from_logits)
+    def call(self, y_true, y_pred, sample_weight=None):
+        return ops.categorical_cross_entropy(
+            y_pred, y_true, from_logits=self.from_logits, sample_weight=sample_weight
+        )
 
 
 @registry.register("loss")
@@ -271,8 +327,10 @@ class SparseCategoricalCrossentropy(_FromLogits):
     targets = "labels"
     alternative = "categorical_crossentropy"
 
-    def call(self, y_true, y_pred):
-        return ops.categorical_cross_entropy(y_pred, y_true, from_logits=self.from_logits)
+    def call(self, y_true, y_pred, sample_weight=None):
+        return ops.categorical_cross_entropy(
+            y_pred, y_true, from_logits=self.from_logits, sample_weight=sample_weight
+        )
 
 
 @registry.register("loss")
@@ -282,8 +340,8 @@ class CategoricalHinge(Loss):
     targets = "one_hot"
     alternative = "multiclass_hinge"
 
-    def call(self, y_true, y_pred):
-        return ops.categorical_hinge(y_pred, y_true)
+    def call(self, y_true, y_pred, sample_weight=None):
+        return ops.categorical_hinge(y_pred, y_true, sample_weight=sample_weight)
 
 
 @registry.register("loss")
@@ -295,8 +353,8 @@ class MulticlassHinge(Loss):
 
     targets = "one_hot_or_labels"
 
-    def call(self, y_true, y_pred):
-        return ops.multiclass_hinge(y_pred, y_true)
+    def call(self, y_true, y_pred, sample_weight=None):
+        return ops.multiclass_hinge(y_pred, y_true, sample_weight=sample_weight)
 
 
 def validate_targets(loss, y, output_shape):

@@ -40,6 +40,7 @@ class Layer:
     """
 
     def __init__(self, *, name=None, trainable=True, input_shape=None, input_dim=None, dtype=None):
+        self.__dict__.setdefault("_layers", [])
         if input_dim is not None:
             if input_shape is not None and tuple(input_shape) != (input_dim,):
                 raise ValueError(
@@ -57,6 +58,31 @@ class Layer:
         self._added_losses = []
         self._built_shape = None
         self.output_shape = None
+
+    # --- nested layers -------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        if isinstance(value, Layer) and value is not self:
+            self._track(value)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, Layer):
+                    self._track(item)
+        object.__setattr__(self, name, value)
+
+    def _track(self, layer):
+        """Own ``layer``: its weights and losses become this layer's too."""
+        known = self.__dict__.setdefault("_layers", [])
+        if all(layer is not k for k in known):
+            known.append(layer)
+
+    def _collect(self, attribute):
+        seen, result = set(), []
+        for layer in self._layers:
+            for w in getattr(layer, attribute):
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    result.append(w)
+        return result
 
     # --- weights -------------------------------------------------------------------------
     def add_weight(
@@ -78,23 +104,27 @@ class Layer:
 
     @property
     def trainable_weights(self):
-        """The weights the optimizer updates (none when the layer is frozen)."""
+        """The weights the optimizer updates, its own then its sublayers' (none when the
+        layer is frozen)."""
         if not self.trainable:
             return []
-        return [w for w, trainable in self._weights if trainable]
+        own = [w for w, trainable in self._weights if trainable]
+        return own + self._collect("trainable_weights")
 
     @property
     def non_trainable_weights(self):
         """The weights the optimizer leaves alone (all of them when the layer is frozen)."""
         if not self.trainable:
-            return [w for w, _ in self._weights]
-        return [w for w, trainable in self._weights if not trainable]
+            return [w for w, _ in self._weights] + self._collect("weights")
+        own = [w for w, trainable in self._weights if not trainable]
+        return own + self._collect("non_trainable_weights")
 
     @property
     def losses(self):
-        """Regularisation penalties of this layer's weights and the losses its last call
-        added with ``add_loss``, as differentiable scalars."""
-        return [penalty(w) for penalty, w in self._regularized] + list(self._added_losses)
+        """Regularisation penalties of this layer's weights, the losses its last call added
+        with ``add_loss``, and its sublayers' losses, as differentiable scalars."""
+        own = [penalty(w) for penalty, w in self._regularized] + list(self._added_losses)
+        return own + [penalty for layer in self._layers for penalty in layer.losses]
 
     def add_loss(self, loss):
         """Add the scalar tensor ``loss`` to the training loss (from inside ``call``).

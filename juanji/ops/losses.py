@@ -10,6 +10,11 @@ Targets of the categorical losses are one-hot (or probability) rows shaped like 
 prediction ``(..., C)``, or integer class labels shaped like it without the last axis.
 Every position before the class axis counts as one sample of the batch mean. Float targets
 receive a gradient too (useful for soft targets); integer labels are constants.
+
+Every loss takes ``sample_weight``: one weight per sample ``(N,)`` (or per position before
+the class axis), which multiplies that sample's terms in the sum; the divisor stays the
+number of terms, as Keras's ``"sum_over_batch_size"`` reduction, so weights of 1 give the
+unweighted loss and the gradient of each sample is scaled by exactly its weight.
 """
 
 import numbers
@@ -85,8 +90,22 @@ def _scalar(value, dtype):
     return np.asarray(value, dtype=dtype)
 
 
+def _weights(sample_weight, shape, dtype):
+    """Per-sample weights ``(N,)`` (or shaped like the leading axes of ``shape``) broadcast
+    to ``shape``; the number 1 when there are none."""
+    if sample_weight is None:
+        return 1
+    w = np.asarray(sample_weight, dtype=dtype)
+    if w.ndim > len(shape) or w.shape != tuple(shape[: w.ndim]):
+        raise ValueError(
+            f"Expected `sample_weight` of shape ({shape[0]},) (one weight per sample). "
+            f"Received: sample_weight.shape={w.shape}"
+        )
+    return np.broadcast_to(w.reshape(w.shape + (1,) * (len(shape) - w.ndim)), shape)
+
+
 @primitive
-def mean_squared_error(y_pred, y_true, *, needs_grad):
+def mean_squared_error(y_pred, y_true, *, sample_weight=None, needs_grad):
     """Mean of ``(y_pred - y_true) ** 2`` over all elements.
 
     Args:
@@ -96,20 +115,22 @@ def mean_squared_error(y_pred, y_true, *, needs_grad):
     Returns:
         A scalar Tensor.
 
-    Backward: gp = 2 * (y_pred - y_true) / n * gy, gt = -gp (n = number of elements).
+    Backward: gp = 2 * w * (y_pred - y_true) / n * gy, gt = -gp (n = number of elements,
+    w the sample weights, 1 without them).
     """
     p = backend.as_float_array(y_pred, "y_pred")
     d = p - _dense_target(p, y_true)
+    w = _weights(sample_weight, p.shape, p.dtype)
 
     def backward(gy):
-        gp = (2 * gy / d.size) * d
+        gp = (2 * gy / d.size) * (w * d)
         return gp, _target_grad(lambda: -gp, y_true, needs_grad)
 
-    return _scalar(np.mean(d * d), p.dtype), backward
+    return _scalar(np.mean(w * d * d), p.dtype), backward
 
 
 @primitive
-def mean_absolute_error(y_pred, y_true, *, needs_grad):
+def mean_absolute_error(y_pred, y_true, *, sample_weight=None, needs_grad):
     """Mean of ``|y_pred - y_true|`` over all elements.
 
     Args:
@@ -119,20 +140,21 @@ def mean_absolute_error(y_pred, y_true, *, needs_grad):
     Returns:
         A scalar Tensor.
 
-    Backward: gp = sign(y_pred - y_true) / n * gy, gt = -gp (n = number of elements).
+    Backward: gp = w * sign(y_pred - y_true) / n * gy, gt = -gp (n = number of elements).
     """
     p = backend.as_float_array(y_pred, "y_pred")
     d = p - _dense_target(p, y_true)
+    w = _weights(sample_weight, p.shape, p.dtype)
 
     def backward(gy):
-        gp = (gy / d.size) * np.sign(d)
+        gp = (gy / d.size) * (w * np.sign(d))
         return gp, _target_grad(lambda: -gp, y_true, needs_grad)
 
-    return _scalar(np.mean(np.abs(d)), p.dtype), backward
+    return _scalar(np.mean(w * np.abs(d)), p.dtype), backward
 
 
 @primitive
-def binary_cross_entropy(y_pred, y_true, *, from_logits=False, needs_grad):
+def binary_cross_entropy(y_pred, y_true, *, from_logits=False, sample_weight=None, needs_grad):
     """Mean of ``-(t * log(c) + (1 - t) * log(1 - c))``, ``c = clip(y_pred, eps, 1 - eps)``.
 
     Args:
@@ -144,25 +166,29 @@ def binary_cross_entropy(y_pred, y_true, *, from_logits=False, needs_grad):
         A scalar Tensor, the mean over all elements.
 
     Backward: gp = ((1 - t) / (1 - c) - t / c) / n * gy where ``y_pred`` lies inside the
-    clip range (0 outside), gt = (log(1 - c) - log(c)) / n * gy.
+    clip range (0 outside), gt = (log(1 - c) - log(c)) / n * gy; both times the sample
+    weights.
     """
     if from_logits:
-        return binary_cross_entropy_with_logits.primitive(y_pred, y_true, needs_grad=needs_grad)
+        return binary_cross_entropy_with_logits.primitive(
+            y_pred, y_true, sample_weight=sample_weight, needs_grad=needs_grad
+        )
     p = backend.as_float_array(y_pred, "y_pred")
     t = _dense_target(p, y_true)
+    w = _weights(sample_weight, p.shape, p.dtype)
     c = np.clip(p, EPSILON, 1 - EPSILON)
     log_c, log_1mc = np.log(c), np.log1p(-c)
 
     def backward(gy):
         inside = (p >= EPSILON) & (p <= 1 - EPSILON)
-        gp = (gy / p.size) * ((1 - t) / (1 - c) - t / c) * inside
-        return gp, _target_grad(lambda: (gy / p.size) * (log_1mc - log_c), y_true, needs_grad)
+        gp = (gy / p.size) * w * ((1 - t) / (1 - c) - t / c) * inside
+        return gp, _target_grad(lambda: (gy / p.size) * w * (log_1mc - log_c), y_true, needs_grad)
 
-    return _scalar(-np.mean(t * log_c + (1 - t) * log_1mc), p.dtype), backward
+    return _scalar(-np.mean(w * (t * log_c + (1 - t) * log_1mc)), p.dtype), backward
 
 
 @primitive
-def binary_cross_entropy_with_logits(logits, y_true, *, needs_grad):
+def binary_cross_entropy_with_logits(logits, y_true, *, sample_weight=None, needs_grad):
     """Binary cross-entropy of ``sigmoid(logits)``, fused and stable for any logit.
 
     Computed as ``max(z, 0) - z * t + log(1 + exp(-|z|))`` (the log-sum-exp form).
@@ -174,22 +200,23 @@ def binary_cross_entropy_with_logits(logits, y_true, *, needs_grad):
     Returns:
         A scalar Tensor, the mean over all elements.
 
-    Backward: gz = (sigmoid(z) - t) / n * gy, gt = -z / n * gy.
+    Backward: gz = w * (sigmoid(z) - t) / n * gy, gt = -w * z / n * gy (w: sample weights).
     """
     z = backend.as_float_array(logits, "logits")
     t = _dense_target(z, y_true)
+    w = _weights(sample_weight, z.shape, z.dtype)
     e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
 
     def backward(gy):
         sigmoid = np.where(z >= 0, 1, e) / (1 + e)
-        gz = (gy / z.size) * (sigmoid - t)
-        return gz, _target_grad(lambda: (-gy / z.size) * z, y_true, needs_grad)
+        gz = (gy / z.size) * w * (sigmoid - t)
+        return gz, _target_grad(lambda: (-gy / z.size) * w * z, y_true, needs_grad)
 
-    return _scalar(np.mean(np.maximum(z, 0) - z * t + np.log1p(e)), z.dtype), backward
+    return _scalar(np.mean(w * (np.maximum(z, 0) - z * t + np.log1p(e))), z.dtype), backward
 
 
 @primitive
-def categorical_cross_entropy(y_pred, y_true, *, from_logits=False, needs_grad):
+def categorical_cross_entropy(y_pred, y_true, *, from_logits=False, sample_weight=None, needs_grad):
     """Mean over samples of ``-sum(t * log(c))`` with ``c = clip(p / sum(p), eps, 1 - eps)``.
 
     Args:
@@ -206,28 +233,32 @@ def categorical_cross_entropy(y_pred, y_true, *, from_logits=False, needs_grad):
             integers.
 
     Backward: with ``q = p / sum(p)`` and ``gq = -t / c / N * gy`` (0 where ``q`` is clipped),
-    gp = (gq - sum(gq * q)) / sum(p); gt = -log(c) / N * gy.
+    gp = (gq - sum(gq * q)) / sum(p); gt = -log(c) / N * gy; each sample's terms times its
+    weight.
     """
     if from_logits:
-        return softmax_cross_entropy.primitive(y_pred, y_true, needs_grad=needs_grad)
+        return softmax_cross_entropy.primitive(
+            y_pred, y_true, sample_weight=sample_weight, needs_grad=needs_grad
+        )
     p = backend.as_float_array(y_pred, "y_pred")
     t = _class_target(p, y_true)
     n = t.size // t.shape[-1]
+    w = _weights(sample_weight, t.shape, p.dtype)
     s = p.sum(axis=-1, keepdims=True)  # (..., 1)
     q = p / s
     c = np.clip(q, EPSILON, 1 - EPSILON)
     log_c = np.log(c)
 
     def backward(gy):
-        gq = (-gy / n) * t / c * ((q >= EPSILON) & (q <= 1 - EPSILON))
+        gq = (-gy / n) * w * t / c * ((q >= EPSILON) & (q <= 1 - EPSILON))
         gp = (gq - np.sum(gq * q, axis=-1, keepdims=True)) / s
-        return gp, _target_grad(lambda: (-gy / n) * log_c, y_true, needs_grad)
+        return gp, _target_grad(lambda: (-gy / n) * w * log_c, y_true, needs_grad)
 
-    return _scalar(-np.sum(t * log_c) / n, p.dtype), backward
+    return _scalar(-np.sum(w * t * log_c) / n, p.dtype), backward
 
 
 @primitive
-def softmax_cross_entropy(logits, y_true, *, needs_grad):
+def softmax_cross_entropy(logits, y_true, *, sample_weight=None, needs_grad):
     """Cross-entropy of ``softmax(logits)``: log-softmax and negative log-likelihood fused.
 
     Args:
@@ -238,23 +269,24 @@ def softmax_cross_entropy(logits, y_true, *, needs_grad):
         A scalar Tensor, ``-mean(sum(t * log_softmax(z)))`` over the N samples.
 
     Backward: gz = (softmax(z) * sum(t) - t) / N * gy, which is (softmax(z) - t) / N for
-    rows of ``t`` summing to 1; gt = -log_softmax(z) / N * gy.
+    rows of ``t`` summing to 1; gt = -log_softmax(z) / N * gy; both times the sample weights.
     """
     z = backend.as_float_array(logits, "logits")
     t = _class_target(z, y_true)
     n = t.size // t.shape[-1]
+    w = _weights(sample_weight, t.shape, z.dtype)
     shifted = z - z.max(axis=-1, keepdims=True)
     log_p = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))  # (..., C)
 
     def backward(gy):
-        gz = (gy / n) * (np.exp(log_p) * t.sum(axis=-1, keepdims=True) - t)
-        return gz, _target_grad(lambda: (-gy / n) * log_p, y_true, needs_grad)
+        gz = (gy / n) * w * (np.exp(log_p) * t.sum(axis=-1, keepdims=True) - t)
+        return gz, _target_grad(lambda: (-gy / n) * w * log_p, y_true, needs_grad)
 
-    return _scalar(-np.sum(t * log_p) / n, z.dtype), backward
+    return _scalar(-np.sum(w * t * log_p) / n, z.dtype), backward
 
 
 @primitive
-def multiclass_hinge(scores, y_true, *, margin=1.0):
+def multiclass_hinge(scores, y_true, *, margin=1.0, sample_weight=None):
     """The Weston–Watkins multiclass SVM loss: ``mean(sum_{j != y} max(0, margin + s_j - s_y))``.
 
     Args:
@@ -268,7 +300,7 @@ def multiclass_hinge(scores, y_true, *, margin=1.0):
         further divides each sample's sum by C.)
 
     Backward: with ``a_j = [j != y and margin + s_j - s_y > 0]``,
-    gs_j = (a_j - [j == y] * sum(a)) / N * gy.
+    gs_j = w * (a_j - [j == y] * sum(a)) / N * gy (w: the sample's weight).
     """
     if not isinstance(margin, numbers.Real):
         raise TypeError(f"Expected a real `margin`. Received: margin={margin!r}")
@@ -277,15 +309,16 @@ def multiclass_hinge(scores, y_true, *, margin=1.0):
     n = t.size // t.shape[-1]
     m = margin + s - np.sum(t * s, axis=-1, keepdims=True)  # (..., C)
     active = (1 - t) * (m > 0)
+    w = _weights(sample_weight, t.shape, s.dtype)
 
     def backward(gy):
-        return (gy / n) * (active - t * active.sum(axis=-1, keepdims=True)), None
+        return (gy / n) * w * (active - t * active.sum(axis=-1, keepdims=True)), None
 
-    return _scalar(np.sum(active * m) / n, s.dtype), backward
+    return _scalar(np.sum(w * active * m) / n, s.dtype), backward
 
 
 @primitive
-def categorical_hinge(y_pred, y_true, *, needs_grad):
+def categorical_hinge(y_pred, y_true, *, sample_weight=None, needs_grad):
     """Keras's categorical hinge: ``mean(max(0, 1 + neg - pos))``.
 
     ``pos = sum(t * p)`` is the true class's score and ``neg = max((1 - t) * p)`` the
@@ -299,7 +332,8 @@ def categorical_hinge(y_pred, y_true, *, needs_grad):
         A scalar Tensor, the mean over the N samples.
 
     Backward: with ``a = [1 + neg - pos > 0] / N * gy`` and ``k`` the first argmax of
-    ``(1 - t) * p``: gp = a * ((1 - t) * [j == k] - t), gt = -a * p * ([j == k] + 1).
+    ``(1 - t) * p``: gp = a * ((1 - t) * [j == k] - t), gt = -a * p * ([j == k] + 1); ``a``
+    times the sample weights.
     """
     p = backend.as_float_array(y_pred, "y_pred")
     t = _class_target(p, y_true)
@@ -308,13 +342,14 @@ def categorical_hinge(y_pred, y_true, *, needs_grad):
     # NOTE: ties for the largest other score send the gradient to the first one.
     at_k = np.arange(p.shape[-1]) == np.argmax(others, axis=-1)[..., None]  # (..., C)
     margins = 1 + others.max(axis=-1) - np.sum(t * p, axis=-1)  # (...)
+    w = _weights(sample_weight, margins.shape, p.dtype)
 
     def backward(gy):
-        a = ((margins > 0) * (gy / n))[..., None]
+        a = (w * (margins > 0) * (gy / n))[..., None]
         gp = a * ((1 - t) * at_k - t)
         return gp, _target_grad(lambda: -a * p * (at_k + 1), y_true, needs_grad)
 
-    return _scalar(np.sum(np.maximum(margins, 0)) / n, p.dtype), backward
+    return _scalar(np.sum(w * np.maximum(margins, 0)) / n, p.dtype), backward
 
 
 def _coefficient(name, value):
