@@ -8,3 +8,4 @@ from juanji.ops.math import *  # noqa: F403
 from juanji.ops.normalization import *  # noqa: F403
 from juanji.ops.pooling import *  # noqa: F403
 from juanji.ops.sampling import *  # noqa: F403
+from juanji.ops.spatial import *  # noqa: F403

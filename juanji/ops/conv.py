@@ -35,6 +35,7 @@ __all__ = [
     "conv3d_transpose",
     "conv_output_size",
     "conv_padding",
+    "depthwise_conv2d",
 ]
 
 _MODES = ("valid", "same", "full")
@@ -575,6 +576,86 @@ def _geometry(x_shape, w_shape, strides, padding, dilation):
         )
     out = tuple((n - k) // s + 1 for n, k, s in zip(padded, spans, strides))
     return _Geometry(tuple(kernels), tuple(strides), pads, tuple(dilation), out)
+
+
+@primitive
+def depthwise_conv2d(x, w, b=None, *, strides=1, padding="valid", dilation=1, needs_grad):
+    """Depthwise 2-D cross-correlation: each input channel is convolved with its own
+    ``M = depth_multiplier`` filters and never mixed with the others (Keras's
+    DepthwiseConv2D; PyTorch's conv2d with ``groups=C``).
+
+    ``y[n, i, j, c*M + m] = b[c*M + m] + sum_{kh, kw} xp[n, i*SH + kh*DH, j*SW + kw*DW, c] *
+    w[kh, kw, c, m]``, where ``xp`` is ``x`` padded with zeros. The sum runs as a loop over
+    the KH*KW taps (as col2im does), each one broadcast multiply of the strided window view
+    the tap reads: a GEMM per channel would have a single column.
+
+    Backward: ``gw[kh, kw, c, m] = sum_{n,i,j} xp_tap[n, i, j, c] * gy[n, i, j, c, m]``,
+    ``gb = sum_{n,i,j} gy``, ``gx`` = each tap's ``sum_m gy * w[kh, kw]`` added back at the
+    pixels the tap read.
+
+    Args:
+        x: images ``(N, H, W, C)``.
+        w: kernel ``(KH, KW, C, M)``.
+        b: bias ``(C*M,)`` or None.
+        strides, padding, dilation: as :func:`conv2d`.
+
+    Returns:
+        ``(N, OH, OW, C*M)``, sizes as :func:`conv2d`'s.
+
+    Raises:
+        TypeError: for integer or boolean inputs.
+        ValueError: for wrong ranks, a channel or bias mismatch, a bad option, or a kernel
+            larger than the padded input.
+
+    Example:
+        >>> x = np.ones((2, 5, 5, 3), np.float32)
+        >>> depthwise_conv2d(x, np.ones((3, 3, 3, 2), np.float32), padding="same").shape
+        (2, 5, 5, 6)
+    """
+    x = _check_float("x", x, 4)
+    w = _check_float("w", w, 4)
+    N, _, _, C = x.shape
+    KH, KW, _, M = w.shape
+    if w.shape[2] != C:
+        raise ValueError(
+            "Expected `w` of shape (KH, KW, C, M) with C equal to the channels of `x` "
+            f"(N, H, W, C). Received: x.shape={x.shape}, w.shape={w.shape}"
+        )
+    if b is not None:
+        b = backend.as_float_array(b, "b")
+        if b.shape != (C * M,):
+            raise ValueError(
+                f"Expected `b` of shape ({C * M},), one value per output channel C*M. "
+                f"Received: b.shape={b.shape}"
+            )
+    strides, dilation = as_pair(strides, "strides"), as_pair(dilation, "dilation")
+    geometry = _geometry(x.shape, w.shape, strides, padding, dilation)
+    out = geometry.out
+    xp = _pad(x, geometry.pads, axes=(1, 2))  # (N, Hp, Wp, C)
+    y = np.zeros((N, *out, C, M), np.result_type(x, w))
+    for tap, (rows, cols) in geometry.taps():
+        y += xp[:, rows, cols, :, None] * w[tap]  # (N, OH, OW, C, M)
+    if b is not None:
+        y += b.reshape(C, M)
+    needs_x, needs_w, needs_b = (*needs_grad, False)[:3]
+
+    def backward(gy):
+        gy = gy.reshape(N, *out, C, M)
+        gx = gw = gb = None
+        if needs_x:
+            gxp = np.zeros(xp.shape, gy.dtype)
+            for tap, (rows, cols) in geometry.taps():
+                gxp[:, rows, cols] += np.einsum("nijcm,cm->nijc", gy, w[tap])
+            gx = gxp[(slice(None), *_inside(geometry.pads, x.shape[1:3]))].astype(x.dtype)
+        if needs_w:
+            gw = np.empty(w.shape, w.dtype)
+            for tap, (rows, cols) in geometry.taps():
+                gw[tap] = np.einsum("nijc,nijcm->cm", xp[:, rows, cols], gy)
+        if needs_b:
+            gb = gy.sum(axis=(0, 1, 2)).reshape(C * M).astype(b.dtype)
+        return (gx, gw, gb)[: len(needs_grad)]
+
+    return y.reshape(N, *out, C * M), backward
 
 
 class _ColumnMatrix:

@@ -1,4 +1,4 @@
-"""Batch normalisation over every axis but the last (channels_last)."""
+"""Batch, layer and group normalisation (channels_last)."""
 
 import math
 import numbers
@@ -8,7 +8,7 @@ import numpy as np
 from juanji import backend, parallel
 from juanji.autograd import Tensor, primitive
 
-__all__ = ["batch_norm"]
+__all__ = ["batch_norm", "group_norm", "layer_norm"]
 
 # Per-channel passes run over rows of about this many values (see _Wide).
 _WIDE_RUN = 2048
@@ -31,8 +31,7 @@ def _channel_array(value, name, n_channels):
 def _check_hyper_parameters(momentum, epsilon):
     if not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
         raise ValueError(f"Expected `momentum` in [0, 1]. Received: momentum={momentum!r}")
-    if not isinstance(epsilon, numbers.Real) or not epsilon > 0:
-        raise ValueError(f"Expected a positive `epsilon`. Received: epsilon={epsilon!r}")
+    _check_epsilon(epsilon)
 
 
 @primitive
@@ -188,3 +187,163 @@ def _affine(x, scale, shift, out):
     np.multiply(x, scale, out=out)
     if shift is not None:
         out += shift
+
+
+def _check_epsilon(epsilon):
+    if not isinstance(epsilon, numbers.Real) or not epsilon > 0:
+        raise ValueError(f"Expected a positive `epsilon`. Received: epsilon={epsilon!r}")
+
+
+def _standardize(x, axes, epsilon):
+    """``(x - mean) / sqrt(var + epsilon)`` over ``axes`` and the ``1 / sqrt(var + epsilon)``
+    it used (kept with size-1 axes)."""
+    centred = x - x.mean(axis=axes, keepdims=True)
+    inv_std = 1 / np.sqrt(np.mean(centred * centred, axis=axes, keepdims=True) + epsilon)
+    return centred * inv_std, inv_std
+
+
+def _standardize_backward(g_hat, x_hat, inv_std, axes):
+    """The gradient through :func:`_standardize` from the gradient ``g_hat`` of its output:
+    ``inv_std * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat))`` over ``axes``."""
+    mean_g = g_hat.mean(axis=axes, keepdims=True)
+    mean_gx = np.mean(g_hat * x_hat, axis=axes, keepdims=True)
+    return inv_std * (g_hat - mean_g - x_hat * mean_gx)
+
+
+def _affine_grads(gy, x_hat, param_shape, reduce_axes, needs):
+    """``(ggamma, gbeta)`` of ``y = x_hat * gamma + beta``, each summed over ``reduce_axes``
+    and shaped ``param_shape`` (None where not needed)."""
+    ggamma = np.sum(gy * x_hat, axis=reduce_axes).reshape(param_shape) if needs[0] else None
+    gbeta = np.sum(gy, axis=reduce_axes).reshape(param_shape) if needs[1] else None
+    return ggamma, gbeta
+
+
+def _param_array(value, name, shape, dtype):
+    """``value`` (a Tensor or array of ``shape``, or None) as an ndarray of ``dtype``."""
+    if value is None:
+        return None
+    array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    if array.shape != tuple(shape):
+        raise ValueError(
+            f"Expected `{name}` of shape {tuple(shape)}. Received: {name}.shape={array.shape}"
+        )
+    return array.astype(dtype, copy=False)
+
+
+def _norm_axes(axis, ndim):
+    """``axis`` (an int or a sequence of ints, negative allowed) as sorted positive axes."""
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    if not axes or not all(isinstance(a, numbers.Integral) and -ndim < a < ndim for a in axes):
+        raise ValueError(
+            f"Expected `axis` to be an int or ints in [1, {ndim}) or [-{ndim - 1}, -1] for "
+            f"inputs of rank {ndim}. Received: axis={axis!r}"
+        )
+    axes = tuple(sorted({int(a) % ndim for a in axes}))
+    if 0 in axes:
+        raise ValueError(
+            f"Expected `axis` not to include the batch axis 0. Received: axis={axis!r}"
+        )
+    return axes
+
+
+@primitive
+def layer_norm(x, gamma, beta, *, axis=-1, epsilon=1e-3, needs_grad):
+    """``gamma * (x - mean) / sqrt(var + epsilon) + beta``, statistics of each sample over
+    ``axis`` (Keras's LayerNormalization; ``axis=-1`` is PyTorch's ``layer_norm`` over the
+    last axis).
+
+    Args:
+        x: inputs ``(N, ...)``.
+        gamma, beta: scale and offset shaped like ``x``'s ``axis`` sizes (``(C,)`` for
+            ``axis=-1``), or None for 1 and 0.
+        axis: an int or ints, the axes normalised together (never 0).
+        epsilon: added to the (biased) variance.
+
+    Returns:
+        A Tensor shaped like ``x``.
+
+    Raises:
+        ValueError: for a bad ``axis`` or ``epsilon``, or a parameter of the wrong shape.
+
+    Backward: with ``x_hat`` the normalised input and means over ``axis``,
+    ``gx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))``, ``g = gy * gamma``;
+    ``ggamma = sum(gy * x_hat)``, ``gbeta = sum(gy)`` over the other axes.
+    """
+    x = backend.as_float_array(x, "x")
+    axes = _norm_axes(axis, x.ndim)
+    _check_epsilon(epsilon)
+    param_shape = tuple(x.shape[a] for a in axes)
+    broadcast = tuple(n if i in axes else 1 for i, n in enumerate(x.shape))
+    gamma = _param_array(gamma, "gamma", param_shape, x.dtype)
+    beta = _param_array(beta, "beta", param_shape, x.dtype)
+    x_hat, inv_std = _standardize(x, axes, epsilon)
+    scale = None if gamma is None else gamma.reshape(broadcast)
+    y = x_hat if scale is None else x_hat * scale
+    if beta is not None:
+        y = y + beta.reshape(broadcast)
+    others = tuple(i for i in range(x.ndim) if i not in axes)
+
+    def backward(gy):
+        gx = None
+        if needs_grad[0]:
+            g_hat = gy if scale is None else gy * scale
+            gx = _standardize_backward(g_hat, x_hat, inv_std, axes)
+        ggamma, gbeta = _affine_grads(gy, x_hat, param_shape, others, needs_grad[1:])
+        return gx, ggamma, gbeta
+
+    return y.astype(x.dtype, copy=False), backward
+
+
+@primitive
+def group_norm(x, gamma, beta, *, groups, epsilon=1e-3, needs_grad):
+    """Normalise each sample over groups of channels: the channels ``(N, ..., C)`` fall into
+    ``groups`` runs of ``C / groups``, each standardised over all its positions and
+    channels, then scaled and shifted per channel (Keras's GroupNormalization; PyTorch's
+    ``group_norm`` on channels_first data). ``groups=1`` is layer normalisation over all
+    non-batch axes; ``groups=C`` is instance normalisation.
+
+    Args:
+        x: inputs ``(N, ..., C)``, rank at least 2.
+        gamma, beta: ``(C,)`` or None.
+        groups: a divisor of C.
+        epsilon: added to the (biased) variance.
+
+    Returns:
+        A Tensor shaped like ``x``.
+
+    Raises:
+        ValueError: for ``groups`` not dividing C, a bad ``epsilon`` or a parameter shape.
+
+    Backward: per group, with ``x_hat`` the normalised input and means over the group,
+    ``gx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))``, ``g = gy * gamma``;
+    ``ggamma = sum(gy * x_hat)``, ``gbeta = sum(gy)`` over all axes but the last.
+    """
+    x = backend.as_float_array(x, "x")
+    if x.ndim < 2:
+        raise ValueError(f"Expected `x` of shape (N, ..., C). Received: x.shape={x.shape}")
+    C = x.shape[-1]
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1:
+        raise ValueError(f"Expected a positive int `groups`. Received: groups={groups!r}")
+    if C % groups:
+        raise ValueError(f"Expected `groups` to divide the {C} channels. Received: groups={groups}")
+    _check_epsilon(epsilon)
+    gamma = _param_array(gamma, "gamma", (C,), x.dtype)
+    beta = _param_array(beta, "beta", (C,), x.dtype)
+    grouped = (len(x), -1, groups, C // groups)  # (N, S, G, C/G)
+    x_hat, inv_std = _standardize(x.reshape(grouped), (1, 3), epsilon)
+    x_hat = x_hat.reshape(x.shape)
+    y = x_hat if gamma is None else x_hat * gamma
+    if beta is not None:
+        y = y + beta
+    others = tuple(range(x.ndim - 1))
+
+    def backward(gy):
+        gx = None
+        if needs_grad[0]:
+            g_hat = (gy if gamma is None else gy * gamma).reshape(grouped)
+            gx = _standardize_backward(g_hat, x_hat.reshape(grouped), inv_std, (1, 3))
+            gx = gx.reshape(x.shape)
+        ggamma, gbeta = _affine_grads(gy, x_hat, (C,), others, needs_grad[1:])
+        return gx, ggamma, gbeta
+
+    return y.astype(x.dtype, copy=False), backward
