@@ -332,7 +332,10 @@ def activation_name(fn):
 
 
 def check_data_format(data_format):
-    """``data_format`` after checking it is ``"channels_last"`` or ``"channels_first"``."""
+    """``data_format`` after checking it is ``"channels_last"`` or ``"channels_first"``;
+    None is Keras's default, ``"channels_last"``."""
+    if data_format is None:
+        return "channels_last"
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError(
             "Expected data_format 'channels_last' or 'channels_first'. "
@@ -342,13 +345,18 @@ def check_data_format(data_format):
 
 
 def to_channels_last(x, data_format):
-    """(N, C, H, W) -> (N, H, W, C) for ``channels_first``; unchanged otherwise."""
-    return ops.transpose(x, axes=(0, 2, 3, 1)) if data_format == "channels_first" else x
+    """(N, C, *S) -> (N, *S, C) for ``channels_first``, any number of spatial axes S;
+    unchanged otherwise."""
+    if data_format != "channels_first":
+        return x
+    return ops.transpose(x, axes=(0, *range(2, x.ndim), 1))
 
 
 def from_channels_last(y, data_format):
-    """(N, H, W, C) -> (N, C, H, W) for ``channels_first``; unchanged otherwise."""
-    return ops.transpose(y, axes=(0, 3, 1, 2)) if data_format == "channels_first" else y
+    """(N, *S, C) -> (N, C, *S) for ``channels_first``; unchanged otherwise."""
+    if data_format != "channels_first":
+        return y
+    return ops.transpose(y, axes=(0, y.ndim - 1, *range(1, y.ndim - 1)))
 
 
 def check_padding(padding, allowed=("valid", "same", "full")):

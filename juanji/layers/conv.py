@@ -1,8 +1,11 @@
-"""Convolution layers."""
+"""Convolution layers: Conv2D, and the depthwise and separable convolutions."""
 
 from juanji import ops, registry
 from juanji.layers.base import (
     KernelLayer,
+    Layer,
+    activation_fn,
+    activation_name,
     check_data_format,
     check_padding,
     from_channels_last,
@@ -107,3 +110,270 @@ class Conv2D(KernelLayer):
             "data_format": self.data_format,
             "dilation_rate": list(self.dilation_rate),
         }
+
+
+class _DepthwiseOptions(Layer):
+    """The window options (kernel size, strides, padding, data format, dilation, depth
+    multiplier) and the activation of the depthwise convolution layers."""
+
+    def __init__(
+        self,
+        kernel_size,
+        strides=(1, 1),
+        padding="valid",
+        depth_multiplier=1,
+        data_format=None,
+        dilation_rate=(1, 1),
+        activation=None,
+        use_bias=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if (
+            isinstance(depth_multiplier, bool)
+            or not isinstance(depth_multiplier, int)
+            or depth_multiplier < 1
+        ):
+            raise ValueError(
+                "Expected a positive int `depth_multiplier`. "
+                f"Received: depth_multiplier={depth_multiplier!r}"
+            )
+        self.kernel_size = as_pair(kernel_size, "kernel_size")
+        self.strides = as_pair(strides, "strides")
+        self.padding = check_padding(padding)
+        self.depth_multiplier = depth_multiplier
+        self.data_format = check_data_format(data_format)
+        self.dilation_rate = as_pair(dilation_rate, "dilation_rate")
+        self.activation = activation_fn(activation)
+        self.use_bias = use_bias
+
+    def input_channels(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' expects 4-D input (N, H, W, C). "
+                f"Received: x.shape={tuple(input_shape)}"
+            )
+        return input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
+
+    def depthwise(self, x, kernel, bias):
+        """``x`` (channels_last) through the depthwise convolution with these options."""
+        return ops.depthwise_conv2d(
+            x,
+            kernel,
+            bias,
+            strides=self.strides,
+            padding=self.padding,
+            dilation=self.dilation_rate,
+        )
+
+    def finish(self, y):
+        """The activation, then back to the layer's data format."""
+        y = self.activation(y) if self.activation else y
+        return from_channels_last(y, self.data_format)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "kernel_size": list(self.kernel_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+            "depth_multiplier": self.depth_multiplier,
+            "data_format": self.data_format,
+            "dilation_rate": list(self.dilation_rate),
+            "activation": activation_name(self.activation),
+            "use_bias": self.use_bias,
+        }
+
+
+@registry.register("layer")
+class DepthwiseConv2D(_DepthwiseOptions):
+    """Convolves each input channel with its own ``depth_multiplier`` filters, without
+    mixing channels: ``KH*KW*C*M`` weights where Conv2D needs ``KH*KW*C*F``.
+
+    Args:
+        kernel_size: int or (KH, KW).
+        strides, padding, data_format, dilation_rate, activation, use_bias: as ``Conv2D``.
+        depth_multiplier: M, the filters per input channel.
+        depthwise_initializer, bias_initializer: names or instances.
+        depthwise_regularizer, bias_regularizer: e.g. ``"l2"``, added to the loss.
+
+    Shape:
+        (N, H, W, C) -> (N, OH, OW, C*M), output channel ``c*M + m``; kernel (KH, KW, C, M),
+        bias (C*M,) (Keras's layout).
+
+    Example:
+        >>> layer = DepthwiseConv2D(3, depth_multiplier=2)
+        >>> layer(np.zeros((1, 5, 5, 3), np.float32)).shape
+        (1, 3, 3, 6)
+        >>> layer.count_params()
+        60
+    """
+
+    def __init__(
+        self,
+        kernel_size,
+        strides=(1, 1),
+        padding="valid",
+        depth_multiplier=1,
+        data_format=None,
+        dilation_rate=(1, 1),
+        activation=None,
+        use_bias=True,
+        depthwise_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        depthwise_regularizer=None,
+        bias_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            depth_multiplier=depth_multiplier,
+            data_format=data_format,
+            dilation_rate=dilation_rate,
+            activation=activation,
+            use_bias=use_bias,
+            **kwargs,
+        )
+        self.depthwise_initializer = depthwise_initializer
+        self.bias_initializer = bias_initializer
+        self.depthwise_regularizer = depthwise_regularizer
+        self.bias_regularizer = bias_regularizer
+
+    def build(self, input_shape):
+        channels = self.input_channels(input_shape)
+        self.kernel = self.add_weight(
+            (*self.kernel_size, channels, self.depth_multiplier),
+            initializer=self.depthwise_initializer,
+            regularizer=self.depthwise_regularizer,
+            name="kernel",
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                (channels * self.depth_multiplier,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                name="bias",
+            )
+
+    def call(self, x, training=False):
+        x = to_channels_last(x, self.data_format)
+        return self.finish(self.depthwise(x, self.kernel, self.bias))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "depthwise_initializer": registry.serialize(self.depthwise_initializer),
+            "bias_initializer": registry.serialize(self.bias_initializer),
+            "depthwise_regularizer": registry.serialize(self.depthwise_regularizer),
+            "bias_regularizer": registry.serialize(self.bias_regularizer),
+        }
+
+
+@registry.register("layer")
+class SeparableConv2D(_DepthwiseOptions):
+    """A depthwise convolution (each channel alone) followed by a pointwise 1x1
+    convolution that mixes the channels: ``KH*KW*C*M + C*M*F + F`` weights.
+
+    Args:
+        filters: F, the output channels.
+        kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate,
+        activation, use_bias: as ``DepthwiseConv2D``.
+        depthwise_initializer, pointwise_initializer, bias_initializer: names or instances.
+        depthwise_regularizer, pointwise_regularizer, bias_regularizer: added to the loss.
+
+    Shape:
+        (N, H, W, C) -> (N, OH, OW, F); depthwise_kernel (KH, KW, C, M), pointwise_kernel
+        (1, 1, C*M, F), bias (F,) (Keras's layout).
+
+    Example:
+        >>> layer = SeparableConv2D(4, 3)
+        >>> layer(np.zeros((1, 5, 5, 3), np.float32)).shape
+        (1, 3, 3, 4)
+        >>> layer.count_params()
+        43
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=(1, 1),
+        padding="valid",
+        depth_multiplier=1,
+        data_format=None,
+        dilation_rate=(1, 1),
+        activation=None,
+        use_bias=True,
+        depthwise_initializer="glorot_uniform",
+        pointwise_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        depthwise_regularizer=None,
+        pointwise_regularizer=None,
+        bias_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            depth_multiplier=depth_multiplier,
+            data_format=data_format,
+            dilation_rate=dilation_rate,
+            activation=activation,
+            use_bias=use_bias,
+            **kwargs,
+        )
+        if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
+            raise ValueError(
+                f"Expected a positive int for `filters`. Received: filters={filters!r}"
+            )
+        self.filters = filters
+        self.initializers = {
+            "depthwise": depthwise_initializer,
+            "pointwise": pointwise_initializer,
+            "bias": bias_initializer,
+        }
+        self.regularizers = {
+            "depthwise": depthwise_regularizer,
+            "pointwise": pointwise_regularizer,
+            "bias": bias_regularizer,
+        }
+
+    def build(self, input_shape):
+        channels = self.input_channels(input_shape) * self.depth_multiplier
+        shapes = {
+            "depthwise": (*self.kernel_size, channels // self.depth_multiplier,
+                          self.depth_multiplier),
+            "pointwise": (1, 1, channels, self.filters),
+        }
+        for part, shape in shapes.items():
+            weight = self.add_weight(
+                shape,
+                initializer=self.initializers[part],
+                regularizer=self.regularizers[part],
+                name=f"{part}_kernel",
+            )
+            setattr(self, f"{part}_kernel", weight)
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                (self.filters,),
+                initializer=self.initializers["bias"],
+                regularizer=self.regularizers["bias"],
+                name="bias",
+            )
+
+    def call(self, x, training=False):
+        x = to_channels_last(x, self.data_format)
+        y = self.depthwise(x, self.depthwise_kernel, None)
+        return self.finish(ops.conv2d(y, self.pointwise_kernel, self.bias))
+
+    def get_config(self):
+        config = {**super().get_config(), "filters": self.filters}
+        for part in ("depthwise", "pointwise", "bias"):
+            config[f"{part}_initializer"] = registry.serialize(self.initializers[part])
+            config[f"{part}_regularizer"] = registry.serialize(self.regularizers[part])
+        return config

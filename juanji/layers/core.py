@@ -1,11 +1,18 @@
-"""Core layers: Dense, Flatten, Reshape, Dropout, Activation."""
+"""Core layers: Dense, Flatten, Reshape, Dropout, SpatialDropout2D, Activation."""
 
 import math
 
 import numpy as np
 
 from juanji import ops, registry
-from juanji.layers.base import ElementwiseLayer, KernelLayer, Layer, activation_fn, activation_name
+from juanji.layers.base import (
+    ElementwiseLayer,
+    KernelLayer,
+    Layer,
+    activation_fn,
+    activation_name,
+    check_data_format,
+)
 
 
 @registry.register("layer")
@@ -137,6 +144,46 @@ class Dropout(Layer):
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+@registry.register("layer")
+class SpatialDropout2D(Dropout):
+    """Dropout of whole feature maps: in training each channel of each image is zeroed with
+    probability ``rate`` (the kept ones rescaled), since neighbouring pixels are too
+    correlated for per-pixel dropout to regularise a convolution.
+
+    Args:
+        rate: the fraction of channels to drop, in [0, 1).
+        data_format: ``"channels_last"`` (default) or ``"channels_first"``.
+        seed: an int for a layer-own Generator; default juanji's shared one.
+
+    Shape:
+        (N, H, W, C) -> same; the mask is (N, 1, 1, C).
+
+    Example:
+        >>> y = SpatialDropout2D(0.5, seed=0)(np.ones((2, 3, 3, 4), np.float32), training=True)
+        >>> bool(np.all(y.numpy().std(axis=(1, 2)) == 0))
+        True
+    """
+
+    def __init__(self, rate, data_format=None, seed=None, **kwargs):
+        super().__init__(rate, seed=seed, **kwargs)
+        self.data_format = check_data_format(data_format)
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(
+                f"SpatialDropout2D '{self.name}' expects 4-D input. "
+                f"Received: x.shape={tuple(input_shape)}"
+            )
+
+    def call(self, x, training=False):
+        n, channels_first = x.shape[0], self.data_format == "channels_first"
+        noise = (n, x.shape[1], 1, 1) if channels_first else (n, 1, 1, x.shape[3])
+        return ops.dropout(x, rate=self.rate, training=training, noise_shape=noise, rng=self._rng)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 @registry.register("layer")
