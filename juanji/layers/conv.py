@@ -345,8 +345,11 @@ class SeparableConv2D(_DepthwiseOptions):
     def build(self, input_shape):
         channels = self.input_channels(input_shape) * self.depth_multiplier
         shapes = {
-            "depthwise": (*self.kernel_size, channels // self.depth_multiplier,
-                          self.depth_multiplier),
+            "depthwise": (
+                *self.kernel_size,
+                channels // self.depth_multiplier,
+                self.depth_multiplier,
+            ),
             "pointwise": (1, 1, channels, self.filters),
         }
         for part, shape in shapes.items():
