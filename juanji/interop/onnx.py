@@ -32,7 +32,6 @@ from juanji.layers import (
     Flatten,
     GlobalAveragePooling2D,
     GlobalMaxPooling2D,
-    InputLayer,
     LeakyReLU,
     MaxPooling2D,
     PReLU,
@@ -40,6 +39,7 @@ from juanji.layers import (
     Reshape,
     Softmax,
 )
+from juanji.layers.symbolic import InputLayer, Operator
 from juanji.ops.conv import conv_padding
 
 DEFAULT_OPSET = 17
@@ -340,6 +340,32 @@ def _prelu(g, layer, inputs, shape):
     return x._replace(name=g.op("PRelu", [x.name, alpha], layer.name))
 
 
+_OPERATORS = {"add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Div"}
+
+
+def _common_layout(g, values):
+    """``values`` laid out alike in ONNX (as the first, when all share its rank; else as
+    juanji's), so that elementwise operators broadcast as juanji's do."""
+    same_rank = len({len(v.shape) for v in values}) == 1
+    return [g.layout(v, values[0].perm if same_rank else _identity(len(v.shape))) for v in values]
+
+
+def _operator(g, layer, inputs, shape):
+    """Arithmetic recorded from symbolic tensors: ``x + y``, ``2.0 * x``, ``a @ b``."""
+    if layer.op == "matmul":
+        a, b = (g.layout(v, _identity(len(v.shape))) for v in inputs)
+        return _Value(g.op("MatMul", [a.name, b.name], layer.name), shape, _identity(len(shape)))
+    if layer.constant is None:
+        a, b = _common_layout(g, inputs)
+        names, perm = [a.name, b.name], a.perm
+    else:
+        (x,) = inputs
+        constant = g.constant(np.asarray(layer.constant), f"{layer.name}_constant")
+        names = [constant, x.name] if layer.constant_first else [x.name, constant]
+        perm = x.perm
+    return _Value(g.op(_OPERATORS[layer.op], names, layer.name), shape, perm)
+
+
 CONVERTERS = {
     InputLayer: _passthrough,
     Dropout: _passthrough,
@@ -358,37 +384,73 @@ CONVERTERS = {
     ELU: _elu,
     Softmax: _softmax_layer,
     PReLU: _prelu,
+    Operator: _operator,
 }
 
 
 # --- the model's graph ---------------------------------------------------------------------
-def _sequential_nodes(model):
+class _Signature(NamedTuple):
+    """A model's graph: its inputs ``(key, name, shape)``, its layer calls in order, and its
+    outputs ``(key, name)``."""
+
+    inputs: list
+    nodes: list
+    outputs: list
+
+
+def _sequential_graph(model):
     """The layer calls of a Sequential model, with shapes traced by one zero sample."""
-    x = np.zeros((1, *model.build_input_shape[1:]), backend.floatx())
+    shape = tuple(model.build_input_shape)
+    x = np.zeros((1, *shape[1:]), backend.floatx())
     nodes = []
     with no_grad():
         for index, layer in enumerate(model.layers):
             x = layer(x, training=False).data
             nodes.append(_Node(layer, (index,), index + 1, (None, *x.shape[1:])))
-    return [0], nodes, [len(nodes)]
+    return _Signature([(0, "input", shape)], nodes, [(len(nodes), "output")])
 
 
-def _graph_of(model):
-    """``(input keys, nodes in call order, output keys)`` of an exportable model."""
-    if type(model) is registry.lookup("model", "Sequential"):  # models sit above interop
-        return _sequential_nodes(model)
-    raise ValueError(
-        f"Model '{model.name}' ({type(model).__name__}) cannot be exported to ONNX: only "
-        "Sequential models have a graph of layers to export; a subclass with its own call() "
-        "has none."
+def _functional_graph(model):
+    """The recorded layer calls of a functional model; its tensors' ids are the keys."""
+    nodes = []
+    for node in model._nodes:
+        if len(node.outputs) != 1:
+            raise _cannot(node.layer, "it has several outputs")
+        (y,) = node.outputs
+        keys = tuple(id(x) for x in node.flat_inputs)
+        nodes.append(_Node(node.layer, keys, id(y), y.shape))
+    one_input, one_output = len(model.inputs) == 1, len(model.outputs) == 1
+    return _Signature(
+        [(id(x), "input" if one_input else x.name, x.shape) for x in model.inputs],
+        nodes,
+        [
+            (id(x), "output" if one_output else name)
+            for x, name in zip(model.outputs, model.output_names)
+        ],
     )
 
 
-def _plan_folds(nodes):
+def _graph_of(model):
+    """The :class:`_Signature` of an exportable model."""
+    kind = type(model)
+    if kind is registry.lookup("model", "Sequential"):  # NOTE: models sit above interop
+        return _sequential_graph(model)
+    if kind is registry.lookup("model", "Functional"):
+        return _functional_graph(model)
+    raise ValueError(
+        f"Model '{model.name}' ({kind.__name__}) cannot be exported to ONNX: only "
+        "Sequential and functional models have a graph of layers to export; a subclass with "
+        "its own call() has none."
+    )
+
+
+def _plan_folds(signature):
     """For each BatchNormalization right after a Conv2D or Dense that has no activation and
     feeds nothing else: the scale and shift to fold into that layer, keyed by both ids."""
+    nodes = signature.nodes
     producers = {node.output: node for node in nodes}
     uses = Counter(key for node in nodes for key in node.inputs)
+    uses.update(key for key, _ in signature.outputs)
     folds = {}
     for node in nodes:
         if type(node.layer) is not BatchNormalization:
@@ -429,15 +491,16 @@ def _check_opset(opset):
 
 
 def to_onnx(model, opset=None):
-    """The ONNX ``ModelProto`` of a built Sequential model.
+    """The ONNX ``ModelProto`` of a built Sequential or functional model.
 
     Args:
         model: the model; it is built from its declared input shape if needed.
         opset: the ONNX operator set version stated in the file (13 or newer; None: 17).
 
     Returns:
-        An ``onnx.ModelProto`` with one input ``input`` and one output ``output``, both
-        ``(N, ...)`` in juanji's layout (images NHWC) with a dynamic batch axis ``N``.
+        An ``onnx.ModelProto`` whose inputs and outputs are ``(N, ...)`` in juanji's layout
+        (images NHWC) with a dynamic batch axis ``N``. One input is named ``input`` and one
+        output ``output``; several take the names of the model's inputs and outputs.
 
     Raises:
         ValueError: for a model that is not built or not exportable (naming the layer that
@@ -454,29 +517,38 @@ def to_onnx(model, opset=None):
         raise ValueError(
             f"Model '{model.name}' is not built: give it an input shape or call it before export."
         )
-    input_keys, nodes, output_keys = _graph_of(model)
-    for node in nodes:
+    signature = _graph_of(model)
+    for node in signature.nodes:
         if type(node.layer) not in CONVERTERS:
             raise _cannot(node.layer, "ONNX export has no conversion for this layer type")
+        if any(n is None for n in node.shape[1:]):
+            raise _cannot(node.layer, f"its output shape {node.shape} is not fully known")
     dtype = np.dtype(backend.floatx())
-    g = _Graph(opset, dtype, _plan_folds(nodes))
-    g.unique("input")
-    g.unique("output")
-    shape = tuple(model.build_input_shape)
-    values = {input_keys[0]: _Value("input", shape, _identity(len(shape)))}
-    for node in nodes:
+    elem_type = helper.np_dtype_to_tensor_dtype(dtype)
+    g = _Graph(opset, dtype, _plan_folds(signature))
+    values, graph_inputs, graph_outputs = {}, [], []
+    for key, name, shape in signature.inputs:
+        if any(n is None for n in shape[1:]):
+            raise ValueError(
+                f"Model '{model.name}' cannot be exported to ONNX: its input '{name}' has the "
+                f"shape {shape}; give every axis but the batch a size."
+            )
+        values[key] = _Value(g.unique(name), tuple(shape), _identity(len(shape)))
+        dims = [BATCH_AXIS, *shape[1:]]
+        graph_inputs.append(helper.make_tensor_value_info(name, elem_type, dims))
+    for _, name in signature.outputs:
+        g.unique(name)
+    for node in signature.nodes:
         inputs = [values[key] for key in node.inputs]
         values[node.output] = CONVERTERS[type(node.layer)](g, node.layer, inputs, node.shape)
-    result = g.layout(values[output_keys[0]], _identity(len(values[output_keys[0]].shape)))
-    g.nodes.append(helper.make_node("Identity", [result.name], ["output"], name="output"))
+    for key, name in signature.outputs:
+        result = g.layout(values[key], _identity(len(values[key].shape)))
+        g.nodes.append(helper.make_node("Identity", [result.name], [name], name=name))
+        dims = [BATCH_AXIS, *result.shape[1:]]
+        graph_outputs.append(helper.make_tensor_value_info(name, elem_type, dims))
 
-    elem_type = helper.np_dtype_to_tensor_dtype(dtype)
     graph = helper.make_graph(
-        g.nodes,
-        model.name,
-        [helper.make_tensor_value_info("input", elem_type, [BATCH_AXIS, *shape[1:]])],
-        [helper.make_tensor_value_info("output", elem_type, [BATCH_AXIS, *result.shape[1:]])],
-        initializer=g.initializers,
+        g.nodes, model.name, graph_inputs, graph_outputs, initializer=g.initializers
     )
     proto = helper.make_model(
         graph,

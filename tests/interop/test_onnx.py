@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 from juanji import cli, registry, saving, zoo
+from juanji.autograd import no_grad
+from juanji.functional import Functional
 from juanji.layers import (
     ELU,
     Activation,
@@ -191,6 +193,44 @@ def test_every_activation(tmp_path):
             [Input((3, 3, 2)), Conv2D(4, 2, activation=name), Activation(name)], name=name
         )
         _export_and_compare(_randomize(model), tmp_path)
+
+
+def _residual_net():
+    """Two residual blocks joined by ``+`` (a functional graph), as in ResNet."""
+    x = Input((8, 8, 3), name="image")
+    h = Conv2D(8, 3, padding="same", use_bias=False)(x)
+    h = Activation("relu")(BatchNormalization()(h))
+    for _ in range(2):
+        y = ReLU()(BatchNormalization()(Conv2D(8, 3, padding="same")(h)))
+        y = BatchNormalization()(Conv2D(8, 3, padding="same")(y))
+        h = Activation("relu")(h + y)
+    h = GlobalAveragePooling2D()(MaxPooling2D(2)(h))
+    return Functional(x, Dense(4, activation="softmax")(h), name="residual")
+
+
+def test_a_functional_residual_net(tmp_path):
+    proto = _export_and_compare(_randomize(_residual_net()), tmp_path)
+    ops = _op_types(proto)
+    assert ops.count("Add") >= 2 and ops.count("Transpose") == 1, ops  # NHWC in, NCHW after
+
+
+def test_several_inputs_and_outputs(tmp_path):
+    image, extra = Input((4, 5, 2), name="image"), Input((3,), name="extra")
+    h = Flatten()(Conv2D(2, 2, activation="tanh")(image))
+    outputs = {"logits": Dense(3)(h) - 2.0 * Dense(3)(extra), "features": 1.0 - h * h / 4.0}
+    model = _randomize(Functional([image, extra], outputs, name="two_way"))
+    model.export(tmp_path / "two.onnx")
+    onnx.checker.check_model(onnx.load(tmp_path / "two.onnx"), full_check=True)
+    session = ort.InferenceSession(str(tmp_path / "two.onnx"), providers=["CPUExecutionProvider"])
+    assert [o.name for o in session.get_outputs()] == ["logits", "features"]
+    rng = np.random.default_rng(0)
+    for n in BATCH_SIZES:
+        feed = {"image": rng.normal(size=(n, 4, 5, 2)), "extra": rng.normal(size=(n, 3))}
+        feed = {k: v.astype(np.float32) for k, v in feed.items()}
+        with no_grad():
+            expected = model(feed)
+        for output, got in zip(session.get_outputs(), session.run(None, feed)):
+            np.testing.assert_allclose(got, expected[output.name].data, rtol=1e-5, atol=1e-5)
 
 
 def test_opset_13_and_a_wrong_opset(tmp_path):
