@@ -32,8 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from juanji import backend, registry
-from juanji.autograd import no_grad
+from juanji import registry
 from juanji.saving import ModelFileError
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
@@ -468,32 +467,105 @@ def _check_metadata(metadata, path):
         )
 
 
-def _model_layers(config, path):
-    """``(model name, [(layer name, _Spec)])`` of a Keras Sequential model's config."""
+_MODELS = {
+    ("keras", "Sequential"),
+    ("keras.models", "Sequential"),
+    ("keras.src.models.sequential", "Sequential"),
+    ("keras", "Functional"),
+    ("keras.models", "Functional"),
+    ("keras.src.models.functional", "Functional"),
+}
+
+
+class _Architecture(NamedTuple):
+    """A Keras model's config, mapped: ``"Sequential"`` or ``"Functional"``, its name, each
+    layer's :class:`_Spec` by name (in the file's order) and, for a functional model, every
+    layer call ``(layer name, call index, input references)`` and the model's input and
+    output references ``(layer name, call index, output index)``."""
+
+    kind: str
+    name: str
+    specs: dict
+    calls: list
+    inputs: object
+    outputs: object
+
+
+def _reference(value, where):
+    """``(layer name, call index, output index)`` of a Keras tensor in a config."""
+    history = value
+    if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+        history = (value.get("config") or {}).get("keras_history")
+    if (
+        isinstance(history, list)
+        and len(history) == 3
+        and isinstance(history[0], str)
+        and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in history[1:])
+    ):
+        return tuple(history)
+    raise _Refused(f"{where}: expected a Keras tensor reference, got {value!r}")
+
+
+def _references(value, where):
+    """One reference, or a list of them (the inputs of a merge layer, a model's outputs)."""
+    if isinstance(value, list) and value and isinstance(value[0], (list, dict)):
+        return [_reference(v, where) for v in value]
+    return _reference(value, where)
+
+
+def _call_inputs(node, where):
+    """The input references of one entry of a layer's ``inbound_nodes``."""
+    if not isinstance(node, dict) or not isinstance(node.get("args"), list):
+        raise _Refused(f"{where}: expected inbound nodes as {{'args': [...]}}, got {node!r}")
+    kwargs = node.get("kwargs") or {}
+    unknown = sorted(k for k, v in kwargs.items() if k != "training" and v is not None)
+    if not isinstance(kwargs, dict) or unknown:
+        raise _Refused(f"{where}: juanji cannot map the call arguments {unknown or kwargs!r}")
+    if len(node["args"]) != 1:
+        raise _Refused(f"{where}: expected one input argument, got {len(node['args'])}")
+    return _references(node["args"][0], where)
+
+
+def _architecture(config):
+    """The :class:`_Architecture` of a Keras model's config (``config.json``)."""
     module, class_name = config.get("module"), config.get("class_name")
-    if class_name != "Sequential" or module not in ("keras", "keras.models"):
-        raise ModelFileError(
-            f"'{path}': {CONFIG} holds a {class_name!r} from module {module!r}; juanji loads "
-            "Keras Sequential models."
+    registered = config.get("registered_name")
+    if (module, class_name) not in _MODELS or registered not in (None, class_name):
+        raise _Refused(
+            f"the model is a {class_name!r} from module {module!r}; juanji loads Keras "
+            "Sequential and functional models"
         )
     body = config.get("config")
-    layers = body.get("layers") if isinstance(body, dict) else None
-    if not isinstance(layers, list) or not layers:
-        raise ModelFileError(f"'{path}': {CONFIG}: the Sequential model has no layers list.")
-    try:
-        specs = [_layer_spec(entry, i) for i, entry in enumerate(layers)]
-        if specs[0][1].class_name != "Input":
+    entries = body.get("layers") if isinstance(body, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise _Refused("the model has no layers list")
+    specs = {}
+    for index, entry in enumerate(entries):
+        name, spec = _layer_spec(entry, index)
+        if name in specs:
+            raise _Refused(f"two layers are named '{name}'")
+        specs[name] = spec
+    model_name = str(body.get("name") or class_name.lower())
+    if class_name == "Sequential":
+        if next(iter(specs.values())).class_name != "Input":
             shape = body.get("build_input_shape") or (config.get("build_config") or {}).get(
                 "input_shape"
             )
             entry = {"batch_shape": shape, "name": "input_layer"}
-            specs.insert(0, ("input_layer", _input_layer(_Args("the model's input", entry))))
-    except _Refused as refusal:
-        raise ModelFileError(f"'{path}': {CONFIG}: {refusal}") from None
-    names = [name for name, _ in specs]
-    if len(set(names)) != len(names):
-        raise ModelFileError(f"'{path}': {CONFIG}: two layers share a name.")
-    return str(body.get("name") or "sequential"), specs
+            specs = {"input_layer": _input_layer(_Args("the model's input", entry)), **specs}
+        return _Architecture("Sequential", model_name, specs, [], None, None)
+    calls = []
+    for entry in entries:
+        name = entry["config"]["name"]
+        if specs[name].class_name == "Input":
+            continue
+        nodes = entry.get("inbound_nodes")
+        if not isinstance(nodes, list):
+            raise _Refused(f"layer '{name}': expected a list of inbound nodes")
+        calls += [(name, i, _call_inputs(node, f"layer '{name}'")) for i, node in enumerate(nodes)]
+    inputs = _references(body.get("input_layers"), "the model's input_layers")
+    outputs = _references(body.get("output_layers"), "the model's output_layers")
+    return _Architecture("Functional", model_name, specs, calls, inputs, outputs)
 
 
 # --- weights -------------------------------------------------------------------------------
@@ -560,35 +632,94 @@ def _weight_datasets(h5py, h5, path):
     return found
 
 
-def _build_checked(model, specs, datasets, path):
-    """Build ``model`` layer by layer, checking before each layer allocates its weights that
-    the file declares exactly the shapes its configuration gives; returns the weights per
-    layer, read."""
-    x = np.zeros((1, *specs[0][1].kwargs["shape"]), backend.floatx())
-    arrays = {}
-    with no_grad():
-        for layer, (name, spec) in zip(model.layers, specs):
-            found = datasets.get(name, [])
-            if len(found) != len(spec.weights):
+class _Builder:
+    """Calls the juanji layers on symbolic tensors in the file's wiring, checking before a
+    layer's first call (which allocates its weights) that the file declares exactly the
+    weight shapes its configuration gives for its input; then reads those weights."""
+
+    def __init__(self, architecture, layers, datasets, path):
+        self.architecture, self.layers = architecture, layers
+        self.datasets, self.path = datasets, path
+        self.arrays = {}
+
+    def call(self, name, inputs):
+        spec = self.architecture.specs[name]
+        if name not in self.arrays:
+            self._check_weights(name, spec, inputs)
+        try:
+            return self.layers[name](inputs)
+        except (ValueError, TypeError) as error:
+            raise ModelFileError(f"'{self.path}': layer '{name}' does not fit: {error}") from None
+
+    def _check_weights(self, name, spec, inputs):
+        found = self.datasets.get(name, [])
+        where = f"'{self.path}': {WEIGHTS}"
+        if len(found) != len(spec.weights):
+            raise ModelFileError(
+                f"{where} holds {len(found)} weight arrays for layer '{name}' "
+                f"({spec.class_name}); its configuration needs {len(spec.weights)}."
+            )
+        if spec.weights:
+            for weight, dataset, shape in zip(
+                spec.weights, found, spec.shapes(spec.kwargs, inputs.shape)
+            ):
+                if tuple(dataset.shape) != tuple(shape):
+                    raise ModelFileError(
+                        f"{where}: the {weight} of layer '{name}' has shape "
+                        f"{tuple(dataset.shape)}; its configuration gives {tuple(shape)}."
+                    )
+        self.arrays[name] = dict(zip(spec.weights, (np.asarray(d[()]) for d in found)))
+
+    def sequential(self):
+        names = list(self.architecture.specs)
+        x = self.layers[names[0]].output
+        for name in names[1:]:
+            x = self.call(name, x)
+        model = registry.lookup("model", "Sequential")(
+            list(self.layers.values()), name=self.architecture.name
+        )
+        model.build((None, *self.layers[names[0]].input_shape))
+        return model
+
+    def functional(self):
+        architecture = self.architecture
+        produced = {
+            (name, 0): [self.layers[name].output]
+            for name, spec in architecture.specs.items()
+            if spec.class_name == "Input"
+        }
+
+        def resolve(references):
+            if isinstance(references, list):
+                return [resolve(r) for r in references]
+            layer, call, index = references
+            return produced[(layer, call)][index]
+
+        pending = list(architecture.calls)
+        while pending:
+            waiting = []
+            for name, call, references in pending:
+                try:
+                    inputs = resolve(references)
+                except (KeyError, IndexError):
+                    waiting.append((name, call, references))
+                    continue
+                out = self.call(name, inputs)
+                produced[(name, call)] = out if isinstance(out, list) else [out]
+            if len(waiting) == len(pending):
                 raise ModelFileError(
-                    f"'{path}': {WEIGHTS} holds {len(found)} weight arrays for layer '{name}' "
-                    f"({spec.class_name}); its configuration needs {len(spec.weights)}."
+                    f"'{self.path}': {CONFIG}: the call of layer '{waiting[0][0]}' waits for "
+                    "a tensor that no layer makes."
                 )
-            if spec.weights:
-                expected = spec.shapes(spec.kwargs, x.shape)
-                for weight, dataset, shape in zip(spec.weights, found, expected):
-                    if tuple(dataset.shape) != tuple(shape):
-                        raise ModelFileError(
-                            f"'{path}': {WEIGHTS}: the {weight} of layer '{name}' has shape "
-                            f"{tuple(dataset.shape)}; its configuration gives {tuple(shape)}."
-                        )
-            try:
-                x = layer(x, training=False).data
-            except (ValueError, TypeError) as error:
-                raise ModelFileError(f"'{path}': layer '{name}' does not fit: {error}") from None
-            arrays[name] = dict(zip(spec.weights, (np.asarray(d[()]) for d in found)))
-    model.build((None, *specs[0][1].kwargs["shape"]))
-    return arrays
+            pending = waiting
+        try:
+            inputs, outputs = resolve(architecture.inputs), resolve(architecture.outputs)
+        except (KeyError, IndexError):
+            raise ModelFileError(
+                f"'{self.path}': {CONFIG}: the model's inputs or outputs name a tensor that no "
+                "layer makes."
+            ) from None
+        return registry.lookup("model", "Functional")(inputs, outputs, name=architecture.name)
 
 
 def load_keras(path, compile=False):
@@ -600,7 +731,7 @@ def load_keras(path, compile=False):
             read).
 
     Returns:
-        A juanji ``Sequential`` whose predictions match Keras's.
+        A juanji ``Sequential`` or ``Functional`` model whose predictions match Keras's.
 
     Raises:
         FileNotFoundError: no file at ``path``.
@@ -618,25 +749,33 @@ def load_keras(path, compile=False):
         raise ModelFileError(f"'{path}' is not a Keras 3 model file ({error}).") from None
     with archive:
         _check_metadata(_read_json(archive, METADATA, path), path)
-        name, specs = _model_layers(_read_json(archive, CONFIG, path), path)
+        config = _read_json(archive, CONFIG, path)
+        try:
+            architecture = _architecture(config)
+        except _Refused as refusal:
+            raise ModelFileError(f"'{path}': {CONFIG}: {refusal}") from None
         weights = _read_member(archive, WEIGHTS, MAX_WEIGHTS_BYTES, path)
     try:
-        layers = [
-            registry.get("layer", {"class_name": s.class_name, "config": {**s.kwargs, "name": n}})
-            for n, s in specs
-        ]
+        layers = {
+            name: registry.get(
+                "layer", {"class_name": spec.class_name, "config": {**spec.kwargs, "name": name}}
+            )
+            for name, spec in architecture.specs.items()
+        }
     except (ValueError, TypeError) as error:
         raise ModelFileError(f"'{path}': {CONFIG}: {error}") from None
-    model = registry.lookup("model", "Sequential")(layers, name=name)
     try:
         with h5py.File(io.BytesIO(weights), "r") as h5:
-            datasets = _weight_datasets(h5py, h5, path)
-            arrays = _build_checked(model, specs, datasets, path)
+            builder = _Builder(architecture, layers, _weight_datasets(h5py, h5, path), path)
+            if architecture.kind == "Sequential":
+                model = builder.sequential()
+            else:
+                model = builder.functional()
     except _Refused as refusal:
         raise ModelFileError(str(refusal)) from None
     except OSError as error:
         raise ModelFileError(f"'{path}' is corrupt: cannot read {WEIGHTS} ({error}).") from None
-    for layer, (layer_name, _) in zip(layers, specs):
-        given = arrays[layer_name]
+    for name, layer in layers.items():
+        given = builder.arrays.get(name, {})
         layer.set_weights([given.get(w.name.rsplit("/", 1)[-1], w.data) for w in layer.weights])
     return model
