@@ -1,23 +1,34 @@
-"""Max and average pooling over windows of NHWC images, and their global forms.
+"""Max and average pooling over windows of NHWC images and NDHWC volumes, and their global
+forms.
 
 Nothing loops over pixels. Max and sum are separable: the forward pass folds the PH row
 offsets of every window at once (strided slices of whole image rows), then the PW column
-offsets, so a 2x2 max-pool is two elementwise ``np.maximum`` calls. When the windows lie side
-by side (strides equal to the pool size, the usual case) the backward pass is one comparison
-and one broadcast product against an ``(N, OH, PH, OW, PW, C)`` view of the input;
-overlapping or spaced-out windows take the general path, which accumulates one window offset
-``(di, dj)`` at a time.
+offsets (for volumes, the PD plane offsets first), so a 2x2 max-pool is two elementwise
+``np.maximum`` calls. When the windows lie side by side (strides equal to the pool size, the
+usual case) the backward pass is one comparison and one broadcast product against an
+``(N, OH, PH, OW, PW, C)`` view of the input; overlapping or spaced-out windows take the
+general path, which accumulates one window offset ``(di, dj)`` at a time.
 """
 
 import functools
+import itertools
 
 import numpy as np
 
 from juanji import backend, parallel
 from juanji.autograd import primitive
-from juanji.ops.conv import as_pair, conv_padding
+from juanji.ops.conv import as_tuple, conv_padding
 
-__all__ = ["max_pool2d", "avg_pool2d", "global_max_pool2d", "global_avg_pool2d"]
+__all__ = [
+    "avg_pool2d",
+    "avg_pool3d",
+    "global_avg_pool2d",
+    "global_avg_pool3d",
+    "global_max_pool2d",
+    "global_max_pool3d",
+    "max_pool2d",
+    "max_pool3d",
+]
 
 # Up to this many channels, the backward passes of side-by-side windows repeat the pooled
 # arrays along the width rather than broadcast them (see _expand); above, broadcasting is
@@ -26,17 +37,18 @@ _FEW_CHANNELS = 16
 
 
 class _Windows:
-    """The validated options of a pooling, and where its windows lie in the padded input."""
+    """The validated options of a pooling over ``rank`` spatial axes, and where its windows
+    lie in the padded input."""
 
     def __init__(self, x_shape, pool_size, strides, padding):
-        N, H, W, C = x_shape
-        self.pool = as_pair(pool_size, "pool_size")
-        self.strides = self.pool if strides is None else as_pair(strides, "strides")
+        rank = len(x_shape) - 2
+        self.pool = as_tuple(pool_size, "pool_size", rank)
+        self.strides = self.pool if strides is None else as_tuple(strides, "strides", rank)
         if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
             raise ValueError(
                 f"Expected `padding` to be 'valid' or 'same'. Received: padding={padding!r}"
             )
-        self.size = (H, W)
+        self.size = tuple(x_shape[1:-1])
         self.pads = conv_padding(padding, self.size, self.pool, self.strides)
         padded = tuple(n + p0 + p1 for n, (p0, p1) in zip(self.size, self.pads))
         if any(k > n for k, n in zip(self.pool, padded)):
@@ -45,42 +57,46 @@ class _Windows:
                 f"Received: pool_size={pool_size!r}, x.shape={x_shape}"
             )
         self.out = tuple((n - k) // s + 1 for n, k, s in zip(padded, self.pool, self.strides))
-        self.padded_shape = (N, *padded, C)
+        self.padded_shape = (x_shape[0], *padded, x_shape[-1])
         self.tiled = self.strides == self.pool
-        # The rows (cols) that window offset di (dj) reads, in every window at once.
-        self.rows, self.cols = (
+        # Along each axis, the positions that window offset d reads, in every window at once.
+        self.reads = [
             [slice(d, d + s * (o - 1) + 1, s) for d in range(k)]
             for k, s, o in zip(self.pool, self.strides, self.out)
-        )
+        ]
 
     def pad(self, x, value):
         """``x`` inside a border of ``value`` (``x`` itself when there is no padding)."""
-        (top, bottom), (left, right) = self.pads
-        if not (top or bottom or left or right):
+        if not any(p for pair in self.pads for p in pair):
             return x
-        return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
+        return np.pad(x, ((0, 0), *self.pads, (0, 0)), constant_values=value)
 
     def offsets(self):
-        """``(rows, cols)`` slices of the padded input: one window offset, every window."""
-        return [(rows, cols) for rows in self.rows for cols in self.cols]
+        """Index tuples of the padded input: one window offset, every window."""
+        return [(slice(None), *reads) for reads in itertools.product(*self.reads)]
 
     def blocks(self, a):
-        """For side-by-side windows: a view ``(N, OH, PH, OW, PW, C)`` of padded-shape ``a``."""
-        (PH, PW), (OH, OW) = self.pool, self.out
-        return a[:, : OH * PH, : OW * PW].reshape(a.shape[0], OH, PH, OW, PW, a.shape[3])
+        """For side-by-side windows: a view ``(N, OH, PH, OW, PW, C)`` of padded-shape ``a``
+        (``(N, OD, PD, OH, PH, OW, PW, C)`` for volumes)."""
+        inside = tuple(slice(o * k) for o, k in zip(self.out, self.pool))
+        pairs = [n for o, k in zip(self.out, self.pool) for n in (o, k)]
+        return a[(slice(None), *inside)].reshape(a.shape[0], *pairs, a.shape[-1])
 
     def reduce(self, ufunc, xp, out=None):
         """``ufunc`` (max or add) over each window: ``(N, OH, OW, C)``, into ``out`` if
-        given. Both are separable: fold the window's rows first, whole image rows at a time,
-        then its columns."""
-        by_rows = _fold(ufunc, [xp[:, rows] for rows in self.rows])  # (N, OH, Wp, C)
-        return _fold(ufunc, [by_rows[:, :, cols] for cols in self.cols], out)
+        given. Both are separable: fold the window along its first axis, whole image rows
+        (planes) at a time, then along the next, and so on."""
+        folded = xp
+        for axis, reads in enumerate(self.reads):
+            before = (slice(None),) * (axis + 1)
+            last = axis == len(self.reads) - 1
+            folded = _fold(ufunc, [folded[(*before, r)] for r in reads], out if last else None)
+        return folded
 
     def crop(self, gxp):
         """The unpadded part of a padded-shape gradient."""
-        (top, _), (left, _) = self.pads
-        H, W = self.size
-        return gxp[:, top : top + H, left : left + W]
+        inside = tuple(slice(before, before + n) for (before, _), n in zip(self.pads, self.size))
+        return gxp[(slice(None), *inside)]
 
 
 def _fold(ufunc, arrays, out=None):
@@ -95,25 +111,27 @@ def _fold(ufunc, arrays, out=None):
 
 
 def _expand(a, pool_width):
-    """``(N, OH, OW, C)`` as ``(N, OH, 1, OW, 1 or PW, C)``, to broadcast against window blocks.
+    """``(N, OH, OW, C)`` as ``(N, OH, 1, OW, 1 or PW, C)`` (and likewise for volumes), to
+    broadcast against window blocks.
 
     With few channels, a copy of ``a`` repeated ``pool_width`` times along the width: a ufunc
     between a block view and a broadcast view crawls over runs of C values, while against the
     repeated copy it runs over whole block rows (2-2.5x faster on the seed CNN's pools)."""
-    if a.shape[3] > _FEW_CHANNELS:
-        return a[:, :, None, :, None, :]
-    N, OH, OW, C = a.shape
-    return np.repeat(a, pool_width, axis=2).reshape(N, OH, 1, OW, pool_width, C)
+    N, *out, C = a.shape
+    ones = [n for o in out[:-1] for n in (o, 1)]
+    if C > _FEW_CHANNELS:
+        return a.reshape(N, *ones, out[-1], 1, C)
+    return np.repeat(a, pool_width, axis=-2).reshape(N, *ones, out[-1], pool_width, C)
 
 
 def _tiled_max_grad(windows, xp, y, gy, gxp):
     """Side-by-side windows: ``gy`` into ``gxp`` at each window's first maximum."""
-    hit = windows.blocks(xp) == _expand(y, windows.pool[1])
+    hit = windows.blocks(xp) == _expand(y, windows.pool[-1])
     if np.count_nonzero(hit) > y.size:  # some window holds its maximum twice
         seen = np.zeros(y.shape, bool)  # NOTE: of tied maxima, the first row-major wins
-        for di, dj in np.ndindex(windows.pool):
-            _claim(hit[:, :, di, :, dj], seen)
-    np.multiply(hit, _expand(gy, windows.pool[1]), out=windows.blocks(gxp))
+        for offset in np.ndindex(windows.pool):
+            _claim(hit[(slice(None), *(i for d in offset for i in (slice(None), d)))], seen)
+    np.multiply(hit, _expand(gy, windows.pool[-1]), out=windows.blocks(gxp))
 
 
 def _claim(hit, seen):
@@ -122,11 +140,35 @@ def _claim(hit, seen):
     seen |= hit
 
 
-def _check_images(x):
+def _check_images(x, rank=2):
     x = backend.as_float_array(x, "x")
-    if x.ndim != 4:
-        raise ValueError(f"Expected `x` of rank 4, (N, H, W, C). Received: x.shape={x.shape}")
+    if x.ndim != rank + 2:
+        layout = "(N, H, W, C)" if rank == 2 else "(N, D, H, W, C)"
+        raise ValueError(f"Expected `x` of rank {rank + 2}, {layout}. Received: x.shape={x.shape}")
     return x
+
+
+def _max_pool(x, pool_size, strides, padding, rank):
+    """The max-pooling over ``rank`` spatial axes and its backward; see :func:`max_pool2d`."""
+    x = _check_images(x, rank)
+    windows = _Windows(x.shape, pool_size, strides, padding)
+    xp = windows.pad(x, -np.inf)
+    y = np.empty((len(x), *windows.out, x.shape[-1]), x.dtype)
+    parallel.batchwise(lambda xp, y: windows.reduce(np.maximum, xp, out=y), y, xp)
+
+    def backward(gy):
+        gxp = np.zeros(windows.padded_shape, gy.dtype)
+        if windows.tiled:
+            parallel.batchwise(functools.partial(_tiled_max_grad, windows), gxp, xp, y, gy)
+        else:
+            seen = np.zeros(y.shape, bool)  # NOTE: of tied maxima, the first row-major wins
+            for reads in windows.offsets():
+                hit = xp[reads] == y
+                _claim(hit, seen)
+                gxp[reads] += gy * hit
+        return windows.crop(gxp)
+
+    return y, backward
 
 
 @primitive
@@ -154,22 +196,53 @@ def max_pool2d(x, *, pool_size=2, strides=None, padding="valid"):
         array([[ 5.,  7.],
                [13., 15.]])
     """
-    x = _check_images(x)
+    return _max_pool(x, pool_size, strides, padding, rank=2)
+
+
+@primitive
+def max_pool3d(x, *, pool_size=2, strides=None, padding="valid"):
+    """The maximum of each window of a volume: :func:`max_pool2d` with a depth axis.
+
+    Backward: ``gx`` gets ``gy`` at the first argmax of each window (row-major order within
+    the window), zero elsewhere; overlapping windows add up.
+
+    Args:
+        x: volumes, shape ``(N, D, H, W, C)``.
+        pool_size: int or ``(PD, PH, PW)``.
+        strides: int, ``(SD, SH, SW)`` or None for ``pool_size``.
+        padding: ``"valid"`` or ``"same"`` (padded cells never win).
+
+    Returns:
+        ``(N, OD, OH, OW, C)``.
+
+    Raises:
+        TypeError: for integer or boolean ``x``.
+        ValueError: for a wrong rank, a bad option, or a pool larger than the padded input.
+
+    Example:
+        >>> max_pool3d(np.arange(8.0).reshape(1, 2, 2, 2, 1)).data.ravel()
+        array([7.])
+    """
+    return _max_pool(x, pool_size, strides, padding, rank=3)
+
+
+def _avg_pool(x, pool_size, strides, padding, rank):
+    """The average pooling over ``rank`` spatial axes and its backward; see
+    :func:`avg_pool2d`."""
+    x = _check_images(x, rank)
     windows = _Windows(x.shape, pool_size, strides, padding)
-    xp = windows.pad(x, -np.inf)
-    y = np.empty((len(x), *windows.out, x.shape[3]), x.dtype)
-    parallel.batchwise(lambda xp, y: windows.reduce(np.maximum, xp, out=y), y, xp)
+    counts = _window_counts(windows).astype(x.dtype)
+    y = np.empty((len(x), *windows.out, x.shape[-1]), x.dtype)
+    parallel.batchwise(lambda xp, y: _window_means(windows, counts, xp, y), y, windows.pad(x, 0))
 
     def backward(gy):
+        g = gy / counts
         gxp = np.zeros(windows.padded_shape, gy.dtype)
         if windows.tiled:
-            parallel.batchwise(functools.partial(_tiled_max_grad, windows), gxp, xp, y, gy)
+            parallel.batchwise(lambda g, gxp: _spread(windows, g, gxp), gxp, g)
         else:
-            seen = np.zeros(y.shape, bool)  # NOTE: of tied maxima, the first row-major wins
-            for rows, cols in windows.offsets():
-                hit = xp[:, rows, cols] == y
-                _claim(hit, seen)
-                gxp[:, rows, cols] += gy * hit
+            for reads in windows.offsets():
+                gxp[reads] += g
         return windows.crop(gxp)
 
     return y, backward
@@ -200,23 +273,35 @@ def avg_pool2d(x, *, pool_size=2, strides=None, padding="valid"):
         array([[ 2.5,  4.5],
                [10.5, 12.5]])
     """
-    x = _check_images(x)
-    windows = _Windows(x.shape, pool_size, strides, padding)
-    counts = _window_counts(windows).astype(x.dtype)
-    y = np.empty((len(x), *windows.out, x.shape[3]), x.dtype)
-    parallel.batchwise(lambda xp, y: _window_means(windows, counts, xp, y), y, windows.pad(x, 0))
+    return _avg_pool(x, pool_size, strides, padding, rank=2)
 
-    def backward(gy):
-        g = gy / counts
-        gxp = np.zeros(windows.padded_shape, gy.dtype)
-        if windows.tiled:
-            parallel.batchwise(lambda g, gxp: _spread(windows, g, gxp), gxp, g)
-        else:
-            for rows, cols in windows.offsets():
-                gxp[:, rows, cols] += g
-        return windows.crop(gxp)
 
-    return y, backward
+@primitive
+def avg_pool3d(x, *, pool_size=2, strides=None, padding="valid"):
+    """The mean of each window of a volume; with ``"same"`` padding the padded cells are not
+    counted.
+
+    Backward: ``gx`` gets ``gy / count`` from every window it lies in, where ``count`` is the
+    number of real (unpadded) cells of the window.
+
+    Args:
+        x: volumes, shape ``(N, D, H, W, C)``.
+        pool_size: int or ``(PD, PH, PW)``.
+        strides: int, ``(SD, SH, SW)`` or None for ``pool_size``.
+        padding: ``"valid"`` or ``"same"``.
+
+    Returns:
+        ``(N, OD, OH, OW, C)``.
+
+    Raises:
+        TypeError: for integer or boolean ``x``.
+        ValueError: for a wrong rank, a bad option, or a pool larger than the padded input.
+
+    Example:
+        >>> avg_pool3d(np.arange(8.0).reshape(1, 2, 2, 2, 1)).data.ravel()
+        array([3.5])
+    """
+    return _avg_pool(x, pool_size, strides, padding, rank=3)
 
 
 def _window_means(windows, counts, xp, y):
@@ -227,18 +312,33 @@ def _window_means(windows, counts, xp, y):
 
 def _spread(windows, g, gxp):
     """Side-by-side windows: each window's ``g`` into all its cells."""
-    windows.blocks(gxp)[...] = _expand(g, windows.pool[1])
+    windows.blocks(gxp)[...] = _expand(g, windows.pool[-1])
 
 
 def _window_counts(windows):
-    """``(OH, OW, 1)``: how many unpadded cells each window covers."""
-    counts = []
+    """``(OH, OW, 1)`` (``(OD, OH, OW, 1)``): how many unpadded cells each window covers."""
+    counts = np.ones((1,), np.int64)
     for n, k, s, o, (before, _) in zip(
         windows.size, windows.pool, windows.strides, windows.out, windows.pads
     ):
         start = np.arange(o) * s - before
-        counts.append(np.minimum(start + k, n) - np.maximum(start, 0))
-    return (counts[0][:, None] * counts[1][None, :])[:, :, None]
+        along = np.minimum(start + k, n) - np.maximum(start, 0)
+        counts = np.multiply.outer(counts, along)
+    return np.moveaxis(counts, 0, -1)
+
+
+def _global_avg_pool(x, rank):
+    x = _check_images(x, rank)
+    N, C = x.shape[0], x.shape[-1]
+    M = x[0, ..., 0].size
+    y = x.reshape(N, M, C).mean(axis=1)
+
+    def backward(gy):
+        gx = np.empty(x.shape, gy.dtype)
+        gx.reshape(N, M, C)[...] = (gy / M)[:, None, :]
+        return gx
+
+    return y, backward
 
 
 @primitive
@@ -257,14 +357,39 @@ def global_avg_pool2d(x):
         TypeError: for integer or boolean ``x``.
         ValueError: for a wrong rank.
     """
-    x = _check_images(x)
-    N, H, W, C = x.shape
-    y = x.reshape(N, H * W, C).mean(axis=1)
+    return _global_avg_pool(x, rank=2)
+
+
+@primitive
+def global_avg_pool3d(x):
+    """The mean over all positions of each channel of a volume.
+
+    Backward: ``gx[n, d, h, w, c] = gy[n, c] / (D * H * W)``.
+
+    Args:
+        x: volumes, shape ``(N, D, H, W, C)``.
+
+    Returns:
+        ``(N, C)``.
+
+    Raises:
+        TypeError: for integer or boolean ``x``.
+        ValueError: for a wrong rank.
+    """
+    return _global_avg_pool(x, rank=3)
+
+
+def _global_max_pool(x, rank):
+    x = _check_images(x, rank)
+    N, C = x.shape[0], x.shape[-1]
+    flat = x.reshape(N, -1, C)
+    first = flat.argmax(axis=1)[:, None, :]  # (N, 1, C)
+    y = np.take_along_axis(flat, first, axis=1)[:, 0, :]
 
     def backward(gy):
-        gx = np.empty(x.shape, gy.dtype)
-        gx[...] = (gy / (H * W))[:, None, None, :]
-        return gx
+        gx = np.zeros(flat.shape, gy.dtype)
+        np.put_along_axis(gx, first, gy[:, None, :], axis=1)
+        return gx.reshape(x.shape)
 
     return y, backward
 
@@ -286,15 +411,24 @@ def global_max_pool2d(x):
         TypeError: for integer or boolean ``x``.
         ValueError: for a wrong rank.
     """
-    x = _check_images(x)
-    N, H, W, C = x.shape
-    flat = x.reshape(N, H * W, C)
-    first = flat.argmax(axis=1)[:, None, :]  # (N, 1, C)
-    y = np.take_along_axis(flat, first, axis=1)[:, 0, :]
+    return _global_max_pool(x, rank=2)
 
-    def backward(gy):
-        gx = np.zeros((N, H * W, C), gy.dtype)
-        np.put_along_axis(gx, first, gy[:, None, :], axis=1)
-        return gx.reshape(N, H, W, C)
 
-    return y, backward
+@primitive
+def global_max_pool3d(x):
+    """The maximum over all positions of each channel of a volume.
+
+    Backward: ``gx`` gets ``gy[n, c]`` at the first (row-major) argmax of channel ``c`` of
+    volume ``n``, zero elsewhere.
+
+    Args:
+        x: volumes, shape ``(N, D, H, W, C)``.
+
+    Returns:
+        ``(N, C)``.
+
+    Raises:
+        TypeError: for integer or boolean ``x``.
+        ValueError: for a wrong rank.
+    """
+    return _global_max_pool(x, rank=3)

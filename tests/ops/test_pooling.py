@@ -1,5 +1,5 @@
-"""juanji.ops.pooling: a table of cases drives the gradient and PyTorch checks; then ties,
-errors and the approximate shift invariance that max-pooling buys."""
+"""juanji.ops.pooling: a table of cases (images and volumes) drives the gradient and PyTorch
+checks; then ties, errors and the approximate shift invariance that max-pooling buys."""
 
 import typing
 from collections.abc import Callable
@@ -12,7 +12,16 @@ from hypothesis import strategies as st
 from juanji.autograd import Tensor
 from juanji.ops import pooling
 from juanji.ops.conv import conv_output_size
-from juanji.ops.pooling import avg_pool2d, global_avg_pool2d, global_max_pool2d, max_pool2d
+from juanji.ops.pooling import (
+    avg_pool2d,
+    avg_pool3d,
+    global_avg_pool2d,
+    global_avg_pool3d,
+    global_max_pool2d,
+    global_max_pool3d,
+    max_pool2d,
+    max_pool3d,
+)
 from tests.helpers import check_grad, check_vs_torch
 
 try:
@@ -28,8 +37,8 @@ def distinct(rng, shape):
     return rng.permutation(np.linspace(-3, 3, int(np.prod(shape)))).reshape(shape)
 
 
-def _pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
+def _pair(v, rank=2):
+    return (v,) * rank if isinstance(v, int) else tuple(v)
 
 
 def _same_pads(size, pool, stride):
@@ -39,26 +48,26 @@ def _same_pads(size, pool, stride):
 
 
 def torch_pool(op, x_shape, pool_size=2, strides=None, padding="valid"):
-    """The same pooling in PyTorch: NCHW permutes and an explicit (asymmetric) F.pad. For
+    """The same pooling in PyTorch: NC... permutes and an explicit (asymmetric) F.pad. For
     the average, padded cells are kept out of the count by dividing by a pooled mask."""
-    pool = _pair(pool_size)
-    strides = pool if strides is None else _pair(strides)
-    pads = [(0, 0)] * 2
+    rank = len(x_shape) - 2
+    pool = _pair(pool_size, rank)
+    strides = pool if strides is None else _pair(strides, rank)
+    pads = [(0, 0)] * rank
     if padding.lower() == "same":
-        pads = [_same_pads(n, k, s) for n, k, s in zip(x_shape[1:3], pool, strides)]
-    (top, bottom), (left, right) = pads
+        pads = [_same_pads(n, k, s) for n, k, s in zip(x_shape[1:-1], pool, strides)]
+    torch_pads = [p for pair in reversed(pads) for p in pair]  # last axis first
+    max_pool, avg_pool = (F.max_pool3d, F.avg_pool3d) if rank == 3 else (F.max_pool2d, F.avg_pool2d)
 
     def fn(x):
-        x = x.permute(0, 3, 1, 2)
+        x = x.permute(0, rank + 1, *range(1, rank + 1))
         if op == "max":
-            y = F.max_pool2d(F.pad(x, (left, right, top, bottom), value=-np.inf), pool, strides)
+            y = max_pool(F.pad(x, torch_pads, value=-np.inf), pool, strides)
         else:
-            total = F.avg_pool2d(F.pad(x, (left, right, top, bottom)), pool, strides)
-            cells = F.avg_pool2d(
-                F.pad(torch.ones_like(x), (left, right, top, bottom)), pool, strides
-            )
+            total = avg_pool(F.pad(x, torch_pads), pool, strides)
+            cells = avg_pool(F.pad(torch.ones_like(x), torch_pads), pool, strides)
             y = total / cells
-        return y.permute(0, 2, 3, 1)
+        return y.permute(0, *range(2, rank + 2), 1)
 
     return fn
 
@@ -70,11 +79,13 @@ class Case(typing.NamedTuple):
     kwargs: dict
 
     def torch_fn(self):
-        if self.op is global_max_pool2d:
-            return lambda x: x.amax(dim=(1, 2))
-        if self.op is global_avg_pool2d:
-            return lambda x: x.mean(dim=(1, 2))
-        return torch_pool("max" if self.op is max_pool2d else "avg", self.x_shape, **self.kwargs)
+        spatial = tuple(range(1, len(self.x_shape) - 1))
+        if self.op in (global_max_pool2d, global_max_pool3d):
+            return lambda x: x.amax(dim=spatial)
+        if self.op in (global_avg_pool2d, global_avg_pool3d):
+            return lambda x: x.mean(dim=spatial)
+        kind = "max" if self.op in (max_pool2d, max_pool3d) else "avg"
+        return torch_pool(kind, self.x_shape, **self.kwargs)
 
 
 WINDOWED = [
@@ -88,14 +99,32 @@ WINDOWED = [
     ("same_3x2_stride_1", (1, 4, 5, 2), {"pool_size": (3, 2), "strides": 1, "padding": "Same"}),
     ("whole_image", (2, 3, 4, 2), {"pool_size": (3, 4)}),
 ]
-TABLE = [
-    Case(f"{op.__name__}_{name}", op, shape, kwargs)
-    for op in (max_pool2d, avg_pool2d)
-    for name, shape, kwargs in WINDOWED
-] + [
-    Case("global_max_pool2d", global_max_pool2d, (2, 3, 4, 5), {}),
-    Case("global_avg_pool2d", global_avg_pool2d, (2, 3, 4, 5), {}),
+WINDOWED_3D = [
+    ("2x2x2", (2, 4, 4, 6, 2), {}),
+    ("2x2x2_odd_size", (1, 5, 3, 4, 2), {}),
+    ("3x2x3_stride_2_1_2", (1, 5, 4, 6, 2), {"pool_size": (3, 2, 3), "strides": (2, 1, 2)}),
+    ("spaced_out", (1, 5, 5, 5, 1), {"pool_size": 2, "strides": 3}),
+    ("same_2x2x2_odd", (1, 3, 5, 3, 2), {"padding": "same"}),
+    ("same_3x3x3_stride_1", (1, 3, 4, 3, 2), {"pool_size": 3, "strides": 1, "padding": "same"}),
 ]
+TABLE = (
+    [
+        Case(f"{op.__name__}_{name}", op, shape, kwargs)
+        for op in (max_pool2d, avg_pool2d)
+        for name, shape, kwargs in WINDOWED
+    ]
+    + [
+        Case(f"{op.__name__}_{name}", op, shape, kwargs)
+        for op in (max_pool3d, avg_pool3d)
+        for name, shape, kwargs in WINDOWED_3D
+    ]
+    + [
+        Case("global_max_pool2d", global_max_pool2d, (2, 3, 4, 5), {}),
+        Case("global_avg_pool2d", global_avg_pool2d, (2, 3, 4, 5), {}),
+        Case("global_max_pool3d", global_max_pool3d, (2, 2, 3, 2, 3), {}),
+        Case("global_avg_pool3d", global_avg_pool3d, (2, 2, 3, 2, 3), {}),
+    ]
+)
 CASES = [pytest.param(case, id=case.name) for case in TABLE]
 
 
@@ -131,14 +160,15 @@ def test_output_shape_and_float32(case):
     x = Tensor(np.ones(case.x_shape, np.float32), requires_grad=True)
     y = case.op(x, **case.kwargs)
     assert y.dtype == np.float32
-    if case.op in (max_pool2d, avg_pool2d):
-        pool = _pair(case.kwargs.get("pool_size", 2))
-        strides = _pair(case.kwargs.get("strides", pool))
+    if case.op in (max_pool2d, avg_pool2d, max_pool3d, avg_pool3d):
+        rank = x.ndim - 2
+        pool = _pair(case.kwargs.get("pool_size", 2), rank)
+        strides = _pair(case.kwargs.get("strides", pool), rank)
         padding = case.kwargs.get("padding", "valid").lower()
         expected = [
-            conv_output_size(n, k, s, padding) for n, k, s in zip(x.shape[1:3], pool, strides)
+            conv_output_size(n, k, s, padding) for n, k, s in zip(x.shape[1:-1], pool, strides)
         ]
-        assert y.shape == (x.shape[0], *expected, x.shape[3])
+        assert y.shape == (x.shape[0], *expected, x.shape[-1])
     y.backward(np.ones(y.shape, np.float32))
     assert x.grad.dtype == np.float32 and x.grad.shape == x.shape
 
@@ -169,6 +199,29 @@ def test_random_shapes_match_torch(op, n, size, channels, pool, strides, padding
     x_shape = (n, *size, channels)
     x = distinct(np.random.default_rng(2), x_shape)
     fn = max_pool2d if op == "max" else avg_pool2d
+    kwargs = {"pool_size": pool, "strides": strides, "padding": padding}
+    check_vs_torch(fn, torch_pool(op, x_shape, **kwargs), [x], **kwargs)
+    check_grad(fn, [x], **kwargs)
+
+
+@needs_torch
+@settings(max_examples=20, deadline=None)
+@given(
+    op=st.sampled_from(["max", "avg"]),
+    n=st.integers(1, 2),
+    size=st.tuples(st.integers(1, 5), st.integers(1, 5), st.integers(1, 5)),
+    channels=st.integers(1, 2),
+    pool=st.tuples(st.integers(1, 3), st.integers(1, 2), st.integers(1, 3)),
+    strides=st.one_of(
+        st.none(), st.tuples(st.integers(1, 3), st.integers(1, 2), st.integers(1, 3))
+    ),
+    padding=st.sampled_from(["valid", "same"]),
+)
+def test_random_volumes_match_torch(op, n, size, channels, pool, strides, padding):
+    assume(padding == "same" or all(k <= s for k, s in zip(pool, size)))
+    x_shape = (n, *size, channels)
+    x = distinct(np.random.default_rng(2), x_shape)
+    fn = max_pool3d if op == "max" else avg_pool3d
     kwargs = {"pool_size": pool, "strides": strides, "padding": padding}
     check_vs_torch(fn, torch_pool(op, x_shape, **kwargs), [x], **kwargs)
     check_grad(fn, [x], **kwargs)
@@ -210,6 +263,9 @@ def test_ties_on_relu_like_maps_match_torch(few_channels, monkeypatch):
     x = np.maximum(np.random.default_rng(3).standard_normal((2, 6, 6, 3)), 0)
     check_vs_torch(max_pool2d, torch_pool("max", x.shape), [x])
     check_vs_torch(max_pool2d, torch_pool("max", x.shape, 3, 1), [x], pool_size=3, strides=1)
+    v = np.maximum(np.random.default_rng(4).standard_normal((1, 4, 4, 6, 3)), 0)
+    check_vs_torch(max_pool3d, torch_pool("max", v.shape), [v])
+    check_vs_torch(max_pool3d, torch_pool("max", v.shape, 3, 1), [v], pool_size=3, strides=1)
 
 
 def test_global_max_pool_ties_go_to_the_first_position():
@@ -235,6 +291,10 @@ X = np.zeros((2, 5, 5, 3), np.float32)
         (max_pool2d, (X,), {"strides": (1, 2, 3)}, ValueError, r"Received: strides=\(1, 2, 3\)"),
         (max_pool2d, (X,), {"padding": "full"}, ValueError, r"Received: padding='full'"),
         (avg_pool2d, (X,), {"padding": 1}, ValueError, r"'valid' or 'same'.*padding=1"),
+        (max_pool3d, (X,), {}, ValueError, r"`x` of rank 5, \(N, D, H, W, C\).*x.shape"),
+        (avg_pool3d, (X[None],), {"pool_size": (2, 2)}, ValueError, r"pool_size=\(2, 2\)"),
+        (global_avg_pool3d, (X,), {}, ValueError, r"rank 5.*Received: x.shape"),
+        (global_max_pool3d, (X[None] > 0,), {}, TypeError, r"Received: x.dtype=bool"),
     ],
 )
 def test_errors_name_the_argument_and_the_value(fn, args, kwargs, error, message):
