@@ -31,6 +31,8 @@ CASES = [
     Case("train_no_affine", (5, 4), True, affine=False),
     Case("infer_dense", (6, 3), False),
     Case("infer_nhwc", (2, 3, 2, 4), False),
+    Case("train_ndhwc", (2, 2, 3, 2, 3), True),
+    Case("infer_ndhwc", (1, 3, 2, 2, 2), False),
 ]
 IDS = [c.name for c in CASES]
 
