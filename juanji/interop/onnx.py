@@ -24,20 +24,37 @@ from juanji.data.utils import atomic_write
 from juanji.layers import (
     ELU,
     Activation,
+    Add,
+    Average,
     AveragePooling2D,
     BatchNormalization,
+    Concatenate,
     Conv2D,
+    Cropping2D,
+    Cropping3D,
     Dense,
+    DepthwiseConv2D,
     Dropout,
     Flatten,
     GlobalAveragePooling2D,
     GlobalMaxPooling2D,
     LeakyReLU,
+    Maximum,
     MaxPooling2D,
+    Minimum,
+    Multiply,
+    Permute,
     PReLU,
     ReLU,
     Reshape,
+    SeparableConv2D,
     Softmax,
+    SpatialDropout2D,
+    Subtract,
+    UpSampling2D,
+    UpSampling3D,
+    ZeroPadding2D,
+    ZeroPadding3D,
 )
 from juanji.layers.symbolic import InputLayer, Operator
 from juanji.ops.conv import conv_padding
@@ -206,27 +223,69 @@ def _kernel_and_bias(g, layer):
     return kernel, bias
 
 
+def _conv_node(g, x, weights, bias, hint, *, pads, strides=(1, 1), dilations=(1, 1), group=1):
+    """An ONNX Conv of channels-first ``x`` by ``weights`` in ONNX's (F, C / group, KH, KW)
+    layout; returns its output's name."""
+    names = [x.name, g.constant(weights, f"{hint}_kernel")]
+    if bias is not None:
+        names.append(g.constant(bias, f"{hint}_bias"))
+    return g.op(
+        "Conv",
+        names,
+        hint,
+        kernel_shape=list(weights.shape[2:]),
+        strides=list(strides),
+        dilations=list(dilations),
+        pads=pads,
+        group=group,
+    )
+
+
+def _window(layer, spatial, kernel_size):
+    """The Conv attributes of a layer with juanji's window options, for input ``spatial``."""
+    pads = conv_padding(layer.padding, spatial, kernel_size, layer.strides, layer.dilation_rate)
+    return {"pads": _onnx_pads(pads), "strides": layer.strides, "dilations": layer.dilation_rate}
+
+
 def _conv(g, layer, inputs, shape):
     x, spatial = _channels_first_input(g, layer, inputs[0])
     rank = len(x.shape)
     kernel, bias = _kernel_and_bias(g, layer)
     # juanji's kernel (KH, KW, C, F) -> ONNX's (F, C, KH, KW).
     weights = np.transpose(kernel, (rank - 1, rank - 2, *range(rank - 2)))
-    names = [x.name, g.constant(weights, f"{layer.name}_kernel")]
-    if bias is not None:
-        names.append(g.constant(bias, f"{layer.name}_bias"))
-    pads = conv_padding(
-        layer.padding, spatial, layer.kernel_size, layer.strides, layer.dilation_rate
+    y = _conv_node(g, x, weights, bias, layer.name, **_window(layer, spatial, layer.kernel_size))
+    return _activation(g, layer.activation, _Value(y, shape, x.perm), f"{layer.name}_act", layer)
+
+
+def _depthwise_weights(kernel):
+    """A depthwise kernel (KH, KW, C, M) as ONNX's grouped (C*M, 1, KH, KW): output channel
+    ``c*M + m``, as juanji's."""
+    KH, KW, C, M = kernel.shape
+    return np.transpose(kernel, (2, 3, 0, 1)).reshape(C * M, 1, KH, KW)
+
+
+def _depthwise_conv(g, layer, inputs, shape):
+    x, spatial = _channels_first_input(g, layer, inputs[0])
+    kernel = layer.kernel.data
+    bias = None if layer.bias is None else layer.bias.data
+    window = _window(layer, spatial, layer.kernel_size)
+    y = _conv_node(
+        g, x, _depthwise_weights(kernel), bias, layer.name, group=kernel.shape[2], **window
     )
-    y = g.op(
-        "Conv",
-        names,
-        layer.name,
-        kernel_shape=list(layer.kernel_size),
-        strides=list(layer.strides),
-        dilations=list(layer.dilation_rate),
-        pads=_onnx_pads(pads),
+    return _activation(g, layer.activation, _Value(y, shape, x.perm), f"{layer.name}_act", layer)
+
+
+def _separable_conv(g, layer, inputs, shape):
+    x, spatial = _channels_first_input(g, layer, inputs[0])
+    kernel = layer.depthwise_kernel.data
+    window = _window(layer, spatial, layer.kernel_size)
+    depthwise = _depthwise_weights(kernel)
+    y = _conv_node(
+        g, x, depthwise, None, f"{layer.name}_depthwise", group=kernel.shape[2], **window
     )
+    pointwise = np.transpose(layer.pointwise_kernel.data, (3, 2, 0, 1))  # (F, C*M, 1, 1)
+    bias = None if layer.bias is None else layer.bias.data
+    y = _conv_node(g, x._replace(name=y), pointwise, bias, layer.name, pads=[0, 0, 0, 0])
     return _activation(g, layer.activation, _Value(y, shape, x.perm), f"{layer.name}_act", layer)
 
 
@@ -366,6 +425,89 @@ def _operator(g, layer, inputs, shape):
     return _Value(g.op(_OPERATORS[layer.op], names, layer.name), shape, perm)
 
 
+def _merge(g, layer, inputs, shape):
+    """Add, Subtract, Multiply, Average, Maximum, Minimum: inputs laid out alike, combined."""
+    values = _common_layout(g, inputs)
+    names = [v.name for v in values]
+    kind = type(layer)
+    if kind in (Add, Average):
+        y = g.op("Sum", names, layer.name if kind is Add else f"{layer.name}_sum")
+        if kind is Average:
+            y = g.op("Mul", [y, g.constant(1 / len(names), f"{layer.name}_1_n")], layer.name)
+    elif kind in (Maximum, Minimum):
+        y = g.op("Max" if kind is Maximum else "Min", names, layer.name)
+    else:  # Subtract (two inputs) and Multiply, pairwise as juanji's
+        op_type = "Sub" if kind is Subtract else "Mul"
+        y = names[0]
+        for i, name in enumerate(names[1:]):
+            y = g.op(op_type, [y, name], layer.name if i == len(names) - 2 else f"{layer.name}_{i}")
+    perm = values[0].perm if len(values[0].perm) == len(shape) else _identity(len(shape))
+    return _Value(y, shape, perm)
+
+
+def _concatenate(g, layer, inputs, shape):
+    values = _common_layout(g, inputs)
+    axis = values[0].perm.index(layer.axis % len(shape))
+    y = g.op("Concat", [v.name for v in values], layer.name, axis=axis)
+    return _Value(y, shape, values[0].perm)
+
+
+def _permute(g, layer, inputs, shape):
+    """No node at all: only the relation between the ONNX tensor and juanji's changes."""
+    x = inputs[0]
+    order = (0, *layer.dims)  # juanji's output axis i is its input axis order[i]
+    return _Value(x.name, shape, tuple(order.index(axis) for axis in x.perm))
+
+
+def _spatial_axes(layer, rank):
+    """juanji's spatial axes of a layer's input, by its data format."""
+    return range(2, rank) if layer.data_format == "channels_first" else range(1, rank - 1)
+
+
+def _zero_padding(g, layer, inputs, shape):
+    x = inputs[0]
+    rank = len(x.shape)
+    before, after = [0] * rank, [0] * rank
+    for axis, (b, a) in zip(_spatial_axes(layer, rank), layer.padding):
+        before[x.perm.index(axis)], after[x.perm.index(axis)] = b, a
+    pads = g.constant(np.array(before + after, np.int64), f"{layer.name}_pads")
+    return x._replace(name=g.op("Pad", [x.name, pads], layer.name), shape=shape)
+
+
+def _cropping(g, layer, inputs, shape):
+    x = inputs[0]
+    axes = list(_spatial_axes(layer, len(x.shape)))
+    starts = [b for b, _ in layer.cropping]
+    ends = [x.shape[axis] - a for axis, (_, a) in zip(axes, layer.cropping)]
+    names = [
+        x.name,
+        g.constant(np.array(starts, np.int64), f"{layer.name}_starts"),
+        g.constant(np.array(ends, np.int64), f"{layer.name}_ends"),
+        g.constant(np.array([x.perm.index(a) for a in axes], np.int64), f"{layer.name}_axes"),
+    ]
+    return x._replace(name=g.op("Slice", names, layer.name), shape=shape)
+
+
+def _upsampling(g, layer, inputs, shape):
+    x = inputs[0]
+    rank = len(x.shape)
+    if layer.interpolation != "nearest":
+        raise _cannot(layer, f"only nearest upsampling converts, not {layer.interpolation!r}")
+    scales = [1.0] * rank
+    for axis, factor in zip(_spatial_axes(layer, rank), layer.size):
+        scales[x.perm.index(axis)] = float(factor)
+    names = [x.name, "", g.constant(np.array(scales, np.float32), f"{layer.name}_scales")]
+    y = g.op(
+        "Resize",
+        names,
+        layer.name,
+        mode="nearest",
+        coordinate_transformation_mode="asymmetric",
+        nearest_mode="floor",  # each output cell copies input cell floor(i / factor)
+    )
+    return x._replace(name=y, shape=shape)
+
+
 CONVERTERS = {
     InputLayer: _passthrough,
     Dropout: _passthrough,
@@ -385,6 +527,23 @@ CONVERTERS = {
     Softmax: _softmax_layer,
     PReLU: _prelu,
     Operator: _operator,
+    Add: _merge,
+    Subtract: _merge,
+    Multiply: _merge,
+    Average: _merge,
+    Maximum: _merge,
+    Minimum: _merge,
+    Concatenate: _concatenate,
+    Permute: _permute,
+    ZeroPadding2D: _zero_padding,
+    ZeroPadding3D: _zero_padding,
+    Cropping2D: _cropping,
+    Cropping3D: _cropping,
+    UpSampling2D: _upsampling,
+    UpSampling3D: _upsampling,
+    SpatialDropout2D: _passthrough,
+    DepthwiseConv2D: _depthwise_conv,
+    SeparableConv2D: _separable_conv,
 }
 
 

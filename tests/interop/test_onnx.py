@@ -10,10 +10,16 @@ from juanji.functional import Functional
 from juanji.layers import (
     ELU,
     Activation,
+    Add,
+    Average,
     AveragePooling2D,
     BatchNormalization,
+    Concatenate,
     Conv2D,
+    Cropping2D,
+    Cropping3D,
     Dense,
+    DepthwiseConv2D,
     Dropout,
     Flatten,
     GlobalAveragePooling2D,
@@ -21,11 +27,22 @@ from juanji.layers import (
     Input,
     Layer,
     LeakyReLU,
+    Maximum,
     MaxPooling2D,
+    Minimum,
+    Multiply,
+    Permute,
     PReLU,
     ReLU,
     Reshape,
+    SeparableConv2D,
     Softmax,
+    SpatialDropout2D,
+    Subtract,
+    UpSampling2D,
+    UpSampling3D,
+    ZeroPadding2D,
+    ZeroPadding3D,
 )
 from juanji.models import Model, Sequential
 
@@ -168,8 +185,66 @@ def _shape_net():
     )
 
 
+def _merge_net():
+    """An Inception-style block: branches joined by every merge layer."""
+    x = Input((6, 6, 3))
+    a = Conv2D(4, 1, activation="relu")(x)
+    b = Conv2D(4, 3, padding="same", activation="tanh")(x)
+    c = MaxPooling2D(3, strides=1, padding="same")(Conv2D(4, 1)(x))
+    joined = Concatenate()([a, b, c, Average()([a, b, c])])
+    mixed = Concatenate(axis=1)([Maximum()([a, b]), Minimum()([b, c]), Subtract()([a, c])])
+    gated = Multiply()([Conv2D(12, 1)(mixed), Activation("sigmoid")(Conv2D(12, 1)(mixed))])
+    flat = Flatten()(gated)
+    vector = Dense(5)(Flatten()(joined))
+    return Functional(x, Concatenate()([Dense(5)(flat), Multiply()([vector, vector, vector])]))
+
+
+def _reshaping_net():
+    return Sequential(
+        [
+            Input((5, 6, 3)),
+            ZeroPadding2D(((1, 0), (2, 1))),
+            DepthwiseConv2D(3, depth_multiplier=2, strides=2, padding="same", activation="relu"),
+            UpSampling2D((2, 3)),
+            Cropping2D(((1, 0), (0, 2))),
+            SeparableConv2D(4, 3, depth_multiplier=2, activation="elu"),
+            SpatialDropout2D(0.5),
+            ZeroPadding2D(1, data_format="channels_first"),  # pads the (W, C) axes
+            Permute((3, 1, 2)),
+            Conv2D(3, 2, data_format="channels_first"),
+            Flatten(),
+        ],
+        name="reshaping",
+    )
+
+
+def _volume_net():
+    return Sequential(
+        [
+            Input((3, 4, 5, 2)),
+            ZeroPadding3D(((1, 0), (0, 1), (2, 2))),
+            UpSampling3D((1, 2, 1)),
+            Cropping3D(((0, 1), (1, 1), (0, 3))),
+            Permute((4, 2, 3, 1)),
+            Flatten(),
+            Dense(4),
+        ],
+        name="volumes",
+    )
+
+
 @pytest.mark.parametrize(
-    "build", [_conv_net, _pool_net, _global_average_net, _batch_norm_net, _shape_net]
+    "build",
+    [
+        _conv_net,
+        _pool_net,
+        _global_average_net,
+        _batch_norm_net,
+        _shape_net,
+        _merge_net,
+        _reshaping_net,
+        _volume_net,
+    ],
 )
 def test_layers_and_paddings_match(build, tmp_path):
     _export_and_compare(_randomize(build()), tmp_path)
@@ -200,10 +275,10 @@ def _residual_net():
     x = Input((8, 8, 3), name="image")
     h = Conv2D(8, 3, padding="same", use_bias=False)(x)
     h = Activation("relu")(BatchNormalization()(h))
-    for _ in range(2):
+    for block in range(2):
         y = ReLU()(BatchNormalization()(Conv2D(8, 3, padding="same")(h)))
         y = BatchNormalization()(Conv2D(8, 3, padding="same")(y))
-        h = Activation("relu")(h + y)
+        h = Activation("relu")(Add()([h, y]) if block == 0 else h + y)
     h = GlobalAveragePooling2D()(MaxPooling2D(2)(h))
     return Functional(x, Dense(4, activation="softmax")(h), name="residual")
 
@@ -251,6 +326,12 @@ def test_a_layer_without_onnx_form_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"'doubler' \(_Twice\)"):
         model.export(tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_bilinear_upsampling_is_refused_by_name(tmp_path):
+    model = Sequential([Input((4, 4, 1)), UpSampling2D(2, interpolation="bilinear", name="up")])
+    with pytest.raises(ValueError, match="'up' .*bilinear"):
+        model.export(tmp_path / "m.onnx")
 
 
 def test_a_subclassed_model_is_refused(tmp_path):
