@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 from juanji import callbacks as callbacks_module
-from juanji import losses, optimizers, registry
+from juanji import losses, optimizers, pairing, registry
 from juanji import metrics as metrics_module
 from juanji.autograd import Tensor, no_grad
 from juanji.data.adapters import EpochIterator, as_inputs, is_dataset, split_arrays
@@ -107,6 +107,7 @@ class Trainer:
         if all(head.loss is None for head in self._heads):
             raise ValueError(f"compile() needs a loss for at least one output. Received: {loss}")
         self.loss = self._heads[0].loss if not several else [h.loss for h in self._heads]
+        pairing.check_pairing(self, self.loss)
         self._compile_args = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights}
         self._metric_ids = list(metrics or []) if not isinstance(metrics, dict) else metrics
         self._metrics = [m for head in self._heads for m in head.metrics]

@@ -15,7 +15,7 @@ LEVELS = {
     "ops": 2,
     "initializers": 3, "regularizers": 3, "data": 3,
     "layers": 4, "losses": 4, "metrics": 4, "optimizers": 4, "activations": 4,
-    "callbacks": 5, "saving": 5, "interop": 5,
+    "callbacks": 5, "saving": 5, "interop": 5, "pairing": 5,
     "models": 6, "functional": 6, "trainer": 6,
     "datasets": 7, "preprocessing": 7, "utils": 7, "zoo": 7, "features": 7, "explain": 7,
     "mvs": 7,
