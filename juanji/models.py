@@ -119,8 +119,10 @@ class Model(Trainer, Layer):
         return None
 
     # --- describing and saving -----------------------------------------------------------
-    def summary(self, print_fn=print):
-        """Print each layer's output shape and parameter count, and the totals."""
+    def summary(self, print_fn=print, compare=False):
+        """Print each layer's output shape and parameter count, and the totals; with
+        ``compare=True`` also each convolution's count against the same map without weight
+        sharing (locally connected) and as a dense layer (``Conv2D.parameter_counts``)."""
         self._maybe_build()
         if not self.built:
             raise ValueError(
@@ -149,6 +151,8 @@ class Model(Trainer, Layer):
             f"Non-trainable params: {total - trainable:,}",
             line,
         ]
+        if compare:
+            lines += _sharing_lines(self._layers, line)
         print_fn("\n".join(lines))
 
     def summary_rows(self):
@@ -276,3 +280,25 @@ def load_model(path, compile=True):
 
 
 __all__ = ["Model", "Sequential", "load_model"]
+
+
+def _sharing_lines(layers, line):
+    """The rows of ``summary(compare=True)``: each convolution's parameters three ways."""
+    head = ("Convolution", "Conv (shared)", "Locally connected", "Dense")
+    width = (28, 16, 20, 16)
+    counts = [(layer.name, layer.parameter_counts()) for layer in layers if _is_conv(layer)]
+    rows = [
+        (name, *(f"{c[k]:,}" for k in ("conv", "locally_connected", "dense")))
+        for name, c in counts
+    ]
+    if not rows:
+        return ["No convolution layers to compare.", line]
+    return [
+        "".join(h.ljust(n) for h, n in zip(head, width)),
+        *("".join(c.ljust(n) for c, n in zip(r, width)) for r in rows),
+        line,
+    ]
+
+
+def _is_conv(layer):
+    return hasattr(layer, "parameter_counts")

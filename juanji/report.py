@@ -197,6 +197,15 @@ def _most_confused(run_dir, x, labels, probabilities, class_names, count):
     )
 
 
+def _gradient_section(run_dir, epochs):
+    from juanji.explain.gradients import format_gradient_flow
+    from juanji.explain.plots import plot_gradient_flow
+
+    plot_gradient_flow(epochs, os.path.join(run_dir, "gradient_flow.png"))
+    label, rows = epochs[-1]
+    return ("Gradient flow", ["gradient_flow.png"], f"{label}:\n{format_gradient_flow(rows)}")
+
+
 def _metrics_table(metrics):
     rows = "".join(
         f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
@@ -223,7 +232,8 @@ def _html(title, metrics, summary, sections):
         body.append(f"<h2>{html.escape(heading)}</h2>")
         body += [f'<img src="{html.escape(name)}" alt="{html.escape(name)}">' for name in images]
         if note:
-            body.append(f"<p>{html.escape(note)}</p>")
+            tag = "pre" if "\n" in note else "p"  # a table of text keeps its layout
+            body.append(f"<{tag}>{html.escape(note)}</{tag}>")
     style = (
         "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
         "table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:4px 10px;"
@@ -248,6 +258,7 @@ def write_report(
     metrics=None,
     probabilities=None,
     max_confused=16,
+    gradient_flow=None,
 ):
     """Draw the run's figures into ``run_dir`` and write ``run_dir/report.html`` linking them.
 
@@ -263,6 +274,8 @@ def write_report(
             test accuracy.
         probabilities: the model's outputs on ``x_test`` ``(N, K)``, if already computed.
         max_confused: how many of the most confident mistakes to show.
+        gradient_flow: ``[(label, rows)]`` recorded by ``juanji.explain.GradientFlow``: drawn
+            as the per-layer gradient norms at each epoch, with the last epoch's verdicts.
 
     Returns:
         The path of ``report.html``.
@@ -300,6 +313,8 @@ def write_report(
                     None,
                 )
             )
+    if gradient_flow:
+        sections.append(_gradient_section(run_dir, gradient_flow))
     confused = _most_confused(run_dir, x_test, labels, probabilities, class_names, max_confused)
     sections.append(
         (

@@ -398,3 +398,9 @@ def test_python_dash_m_juanji(run_dir):
     )
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr == "juanji: error: no model file at 'nowhere.juanji'\n"
+
+
+def test_the_train_report_shows_the_gradient_flow(run_dir):
+    page = (run_dir / "report.html").read_text()
+    assert '<img src="gradient_flow.png"' in page and "epoch 2:" in page
+    assert (run_dir / "gradient_flow.png").read_bytes()[:4] == b"\x89PNG"

@@ -25,7 +25,11 @@ def _compile_warnings(model, loss):
 BAD = [
     ("sigmoid", "mse", ["σ'(z)", "binary_crossentropy"]),
     ("softmax", "mse", ["σ'(z)", "categorical_crossentropy"]),
-    ("softmax", losses.CategoricalCrossentropy(from_logits=True), ["second time", "from_logits=False"]),
+    (
+        "softmax",
+        losses.CategoricalCrossentropy(from_logits=True),
+        ["second time", "from_logits=False"],
+    ),
     ("softmax", losses.SparseCategoricalCrossentropy(from_logits=True), ["second time"]),
     ("sigmoid", losses.BinaryCrossentropy(from_logits=True), ["second time"]),
     ("tanh", "categorical_crossentropy", ["tanh", "activation='softmax'"]),
@@ -59,9 +63,7 @@ def test_good_pairs_stay_silent(activation, loss):
 
 
 def test_the_output_is_found_through_trailing_layers_and_activation_layers():
-    model = Sequential(
-        [layers.Input((4,)), layers.Dense(3), layers.Softmax(), layers.Dropout(0.5)]
-    )
+    model = Sequential([layers.Input((4,)), layers.Dense(3), layers.Softmax(), layers.Dropout(0.5)])
     assert pairing.output_activation(model) == "softmax"
     assert len(_compile_warnings(model, "mse")) == 1
     model = Sequential([layers.Input((4,)), layers.Dense(3), layers.Activation("sigmoid")])

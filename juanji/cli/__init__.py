@@ -68,6 +68,7 @@ TRAIN_OPTIONS = (
     "color_mode",
 )
 _CHANNELS = {"grayscale": 1, "rgb": 3}
+GRADIENT_FLOW_SAMPLES = 128  # training images on which the report's gradient flow is measured
 _COLOR_MODES = {1: "grayscale", 3: "rgb", 4: "rgba"}
 
 
@@ -331,12 +332,15 @@ def _truncate_history(path, epochs):
 
 
 def _fit(model, data, options, run_dir, resume, verbose):
-    """Train; returns (seconds, epochs run in this call, training samples)."""
+    """Train; returns (seconds, epochs run in this call, training samples, gradient flow)."""
+    from juanji.explain import GradientFlow
+
     y = to_categorical(data.y_train, len(data.class_names))
     cut = len(data.x_train) - int(len(data.x_train) * options["validation_split"])
     x_fit, y_fit = data.x_train[:cut], y[:cut]
     validation = (data.x_train[cut:], y[cut:]) if cut < len(data.x_train) else None
-    cbs = _training_callbacks(run_dir, resume)
+    gradient_flow = GradientFlow(x_fit[:GRADIENT_FLOW_SAMPLES], y_fit[:GRADIENT_FLOW_SAMPLES])
+    cbs = [*_training_callbacks(run_dir, resume), gradient_flow]
     fit_args = {
         "epochs": options["epochs"],
         "validation_data": validation,
@@ -359,7 +363,7 @@ def _fit(model, data, options, run_dir, resume, verbose):
         for cb in cbs:
             if isinstance(cb, callbacks.CSVLogger):
                 cb.on_train_end()  # closes the file, also when interrupted
-    return time.perf_counter() - start, len(history.epoch), len(x_fit)
+    return time.perf_counter() - start, len(history.epoch), len(x_fit), gradient_flow.epochs
 
 
 def _interrupted(run_dir):
@@ -417,7 +421,9 @@ def cmd_train(args):
         f"{len(data.x_test)} test images) into {run_dir}"
     )
     try:
-        seconds, epochs_run, n_fit = _fit(model, data, options, run_dir, args.resume, args.verbose)
+        seconds, epochs_run, n_fit, flow = _fit(
+            model, data, options, run_dir, args.resume, args.verbose
+        )
     except KeyboardInterrupt:
         print(file=sys.stderr)
         print(_interrupted(run_dir), file=sys.stderr)
@@ -438,6 +444,7 @@ def cmd_train(args):
         data.class_names,
         metrics=metrics,
         probabilities=probabilities,
+        gradient_flow=flow,
     )
     print(
         f"test accuracy {metrics['test_accuracy']:.4f} - test loss {metrics['test_loss']:.4f}"
@@ -614,7 +621,7 @@ def _train_parser(sub):
 # Commands with a module of their own in this package: each module's ``add_parser(sub)`` adds
 # its subcommand and sets ``run`` to the function that carries it out. A module imports what
 # it needs inside ``run``, so building the parser stays fast.
-COMMAND_MODULES = ("export",)
+COMMAND_MODULES = ("export", "explain")
 
 
 def build_parser():

@@ -1,5 +1,10 @@
 """How local receptive fields and weight sharing cut parameters."""
 
+import numpy as np
+
+from juanji import backend
+from juanji.layers import Conv2D
+
 
 def conv_vs_dense_parameters(input_shape, filters, kernel_size):
     """Parameters of a valid, stride-1 convolution against a dense layer with the same
@@ -20,16 +25,48 @@ def conv_vs_dense_parameters(input_shape, filters, kernel_size):
         >>> counts["conv"], counts["dense"]
         (104, 1808640)
     """
-    height, width, channels = input_shape
-    out_h, out_w = height - kernel_size + 1, width - kernel_size + 1
-    outputs = out_h * out_w * filters
-    conv = kernel_size * kernel_size * channels * filters + filters
-    local = out_h * out_w * (kernel_size * kernel_size * channels + 1) * filters
-    dense = height * width * channels * outputs + outputs
+    conv = Conv2D(filters, kernel_size)
+    conv(np.zeros((1, *input_shape), backend.floatx()))
+    return _with_ratios(conv.parameter_counts())
+
+
+def _with_ratios(counts):
     return {
-        "conv": conv,
-        "locally_connected": local,
-        "dense": dense,
-        "dense_over_conv": dense / conv,
-        "locally_connected_over_conv": local / conv,
+        "conv": counts["conv"],
+        "locally_connected": counts["locally_connected"],
+        "dense": counts["dense"],
+        "dense_over_conv": counts["dense"] / counts["conv"],
+        "locally_connected_over_conv": counts["locally_connected"] / counts["conv"],
     }
+
+
+def parameter_savings(model):
+    """Each convolution of a built model against the same map without sharing and as a dense
+    layer (see ``Conv2D.parameter_counts``).
+
+    Args:
+        model: a built model.
+
+    Returns:
+        one dict per ``Conv2D`` in ``model.layers``, in order: ``name``, ``input`` (H, W, C),
+        ``output`` (OH, OW, F), ``conv``, ``locally_connected``, ``dense`` and the ratios.
+
+    Raises:
+        ValueError: if the model has no convolution.
+    """
+    model._maybe_build()  # NOTE: a model with an Input layer builds on first use
+    convs = [layer for layer in model.layers if isinstance(layer, Conv2D)]
+    if not convs:
+        raise ValueError(f"Model '{model.name}' has no Conv2D layer to compare.")
+    rows = []
+    for layer in convs:
+        counts = layer.parameter_counts()
+        rows.append(
+            {
+                "name": layer.name,
+                "input": list(counts["input"]),
+                "output": list(counts["output"]),
+                **_with_ratios(counts),
+            }
+        )
+    return rows
