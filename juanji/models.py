@@ -288,8 +288,7 @@ def _sharing_lines(layers, line):
     width = (28, 16, 20, 16)
     counts = [(layer.name, layer.parameter_counts()) for layer in layers if _is_conv(layer)]
     rows = [
-        (name, *(f"{c[k]:,}" for k in ("conv", "locally_connected", "dense")))
-        for name, c in counts
+        (name, *(f"{c[k]:,}" for k in ("conv", "locally_connected", "dense"))) for name, c in counts
     ]
     if not rows:
         return ["No convolution layers to compare.", line]

@@ -47,7 +47,7 @@ def output_activation(model):
         return None
     for layer in reversed(model.layers):
         kind = type(layer).__name__
-        if kind in ("Dropout", "Flatten", "Reshape", "Input"):
+        if kind in ("Dropout", "Flatten", "Reshape", "Input", "InputLayer"):
             continue
         if kind in ("Softmax", "ReLU", "ELU", "LeakyReLU", "PReLU"):
             return kind.lower().replace("leakyrelu", "leaky_relu")

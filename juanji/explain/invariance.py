@@ -152,7 +152,7 @@ def _spatial_layers(model):
     pooling, activations, normalisation), each with its cumulative stride."""
     layers, stride = [], 1
     for layer in model.layers:
-        if type(layer).__name__ == "Input":
+        if type(layer).__name__ in ("Input", "InputLayer"):
             continue
         if len(layer.output_shape or ()) != 4 or getattr(layer, "data_format", None) not in (
             None,
