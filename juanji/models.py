@@ -255,7 +255,9 @@ class Sequential(Model):
     def pop(self):
         """Remove and return the last layer."""
         self.built = False
-        return self._layers.pop()
+        layer = self._layers.pop()
+        self._layer_ids.discard(id(layer))
+        return layer
 
     def call(self, x, training=False):
         for layer in self._layers:

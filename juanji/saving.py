@@ -11,18 +11,32 @@ Writes go to a temporary file in the destination folder, are fsynced, then renam
 the destination, so a crash never leaves a half-written file.
 """
 
+import contextlib
 import io
 import json
+import math
 import os
+import re
 import zipfile
 
 import numpy as np
 
 from juanji import registry
-from juanji.data.utils import atomic_write
+from juanji.data.utils import atomic_write, open_regular
+from juanji.layers.base import weight_budget
 
 FORMAT = "juanji.model"
 FORMAT_VERSION = 1
+
+# Limits of what a model file may ask for, checked before anything is allocated.
+MAX_MODEL_BYTES = 2**30  # bytes read from one file's entries, in all (load_model's default)
+MAX_CONFIG_BYTES = 2**24  # config.json
+MAX_CONFIG_DEPTH = 64  # nesting of lists and objects in config.json
+MAX_INPUT_VALUES = 2**26  # values of one sample of build_input_shape
+# Deflate compresses at most about 1032:1; an entry claiming more is refused unread.
+_MAX_DEFLATE_RATIO = 1100
+_WEIGHT_KINDS = "f"  # weights are floating point
+_STATE_KINDS = "fiu"  # optimizer state: float slots and an integer step count
 
 
 class ModelFileError(ValueError):
@@ -45,12 +59,134 @@ def _npz_bytes(arrays):
     return buffer.getvalue()
 
 
-def _read_npz(archive, name, path):
+class _Zip:
+    """A zip archive read within limits: no duplicate or encrypted entries, only stored or
+    deflated ones, and every entry's declared size checked against the bytes present and
+    the budget before it is decompressed (it is never read past its declared size).
+
+    Args:
+        source: a binary file object.
+        size: the bytes present in ``source``.
+        where: names the archive in errors (``'model.juanji'``, ``'model.juanji'/weights.npz``).
+        budget: a one-item list, the bytes still allowed to be read (shared by nested zips).
+        nested: ``source`` is in memory already, so stored entries cost nothing more.
+    """
+
+    def __init__(self, source, size, where, budget, nested=False):
+        self.where, self.budget, self.nested = where, budget, nested
+        try:
+            self.zip = zipfile.ZipFile(source)
+            infos = self.zip.infolist()
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
+            raise ModelFileError(
+                f"{where} is corrupt or not a juanji model file: not a readable zip archive ({e})."
+            ) from None
+        self.entries = {}
+        for info in infos:
+            if info.filename in self.entries:
+                raise ModelFileError(f"{where} holds two entries named {info.filename!r}.")
+            self.entries[info.filename] = info
+            self._check(info, size)
+
+    def _check(self, info, size):
+        entry = f"{self.where}/{info.filename}"
+        if info.flag_bits & 0x1:
+            raise ModelFileError(f"{entry} is encrypted; model files never are.")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ModelFileError(
+                f"{entry} uses compression method {info.compress_type}; expected stored (0) "
+                "or deflated (8)."
+            )
+        ratio = 1 if info.compress_type == zipfile.ZIP_STORED else _MAX_DEFLATE_RATIO
+        if info.compress_size > size or info.file_size > ratio * info.compress_size:
+            raise ModelFileError(
+                f"{entry} declares {info.file_size} bytes from {info.compress_size} compressed "
+                f"bytes, which the {size} bytes of the archive cannot hold."
+            )
+
+    def names(self):
+        return list(self.entries)
+
+    def read(self, name, limit=None):
+        """The bytes of entry ``name``, charged to the budget (and at most ``limit``)."""
+        entry = f"{self.where}/{name}"
+        info = self.entries.get(name)
+        if info is None:
+            raise ModelFileError(f"{self.where} has no entry {name!r}.")
+        cost = 0 if self.nested and info.compress_type == zipfile.ZIP_STORED else info.file_size
+        allowed = self.budget[0] if limit is None else min(limit, self.budget[0])
+        if cost > allowed:
+            raise ModelFileError(
+                f"{entry} declares {info.file_size} bytes, above the limit of {allowed}."
+            )
+        self.budget[0] -= cost
+        try:
+            with self.zip.open(info) as member:
+                return member.read()
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+            raise ModelFileError(f"{entry} is corrupt ({type(e).__name__}: {e}).") from None
+
+    def close(self):
+        self.zip.close()
+
+
+def _read_arrays(archive, name, kinds):
+    """The arrays of the ``.npz`` entry ``name`` of ``archive`` (see :func:`_arrays`)."""
+    data = archive.read(name)
+    inner = _Zip(io.BytesIO(data), len(data), f"{archive.where}/{name}", archive.budget, True)
     try:
-        with np.load(io.BytesIO(archive.read(name)), allow_pickle=False) as npz:
-            return {key: npz[key] for key in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile, KeyError) as error:
-        raise ModelFileError(f"'{path}' is corrupt: cannot read {name} ({error})") from None
+        return _arrays(inner, kinds)
+    finally:
+        inner.close()
+
+
+def _arrays(npz, kinds):
+    """The arrays of an ``.npz`` archive, each header checked first (a dtype kind among
+    ``kinds``, shape times item size equal to the bytes present), finite values only."""
+    return {
+        key.removesuffix(".npy"): _read_npy(npz, key, kinds)
+        for key in npz.names()
+        if key.endswith(".npy")
+    }
+
+
+def _read_npy(archive, name, kinds):
+    entry = f"{archive.where}/{name}"
+    info = archive.entries[name]
+    buffer = io.BytesIO(archive.read(name))
+    try:
+        version = np.lib.format.read_magic(buffer)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"npy format version {version}")
+        read_header = getattr(np.lib.format, f"read_array_header_{version[0]}_0")
+        shape, fortran, dtype = read_header(buffer)
+    except (ValueError, SyntaxError, TypeError, EOFError) as e:
+        raise ModelFileError(f"{entry} has no readable array header ({e}).") from None
+    if dtype.hasobject or dtype.kind not in kinds or dtype.fields is not None:
+        expected = "floating point" if kinds == _WEIGHT_KINDS else "numbers"
+        raise ModelFileError(f"{entry} holds dtype {dtype}; expected {expected}.")
+    needed = math.prod(shape) * dtype.itemsize
+    present = info.file_size - buffer.tell()
+    if needed != present:
+        raise ModelFileError(
+            f"{entry} declares shape {shape} of {dtype} ({needed} bytes) but holds {present}."
+        )
+    array = np.frombuffer(buffer.getbuffer()[buffer.tell() :], dtype=dtype)
+    array = array.reshape(shape, order="F" if fortran else "C").copy()
+    if dtype.kind == "f" and not np.isfinite(array).all():
+        raise ModelFileError(f"{entry} holds NaN or infinite values.")
+    return array
+
+
+def _check_depth(data, where):
+    """Refuse JSON nested deeper than MAX_CONFIG_DEPTH, without parsing it."""
+    skeleton = re.sub(rb'"(?:[^"\\]|\\.)*"', b"", data)
+    steps = np.frombuffer(skeleton, np.uint8)
+    depth = np.cumsum(np.isin(steps, (91, 123)).astype(np.int64) - np.isin(steps, (93, 125)))
+    if depth.size and depth.max() > MAX_CONFIG_DEPTH:
+        raise ModelFileError(
+            f"{where} is nested {int(depth.max())} levels deep; the limit is {MAX_CONFIG_DEPTH}."
+        )
 
 
 def save_model(model, path, extra=None, include_optimizer=True):
@@ -93,89 +229,171 @@ def _is_keras_file(path):
     return os.fspath(path).lower().endswith(".keras")
 
 
-def _open(path):
-    """Read and validate a model file: (config dict, open ZipFile)."""
+@contextlib.contextmanager
+def _model_file(path, max_bytes=MAX_MODEL_BYTES):
+    """The validated ``config.json`` of a model file and its archive, open while in use.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ModelFileError: for anything else that keeps the file from being read.
+    """
     path = os.fspath(path)
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise FileNotFoundError(f"No model file at '{path}'.")
+    with open_regular(path, ModelFileError) as f:
+        archive = _Zip(f, os.fstat(f.fileno()).st_size, f"'{path}'", [max_bytes])
+        try:
+            yield _read_config(archive), archive
+        finally:
+            archive.close()
+
+
+def _read_config(archive):
+    where = f"{archive.where}/config.json"
+    if "config.json" not in archive.entries:
+        raise ModelFileError(f"{archive.where} is not a juanji model file (no config.json).")
+    data = archive.read("config.json", limit=MAX_CONFIG_BYTES)
+    _check_depth(data, where)
     try:
-        archive = zipfile.ZipFile(path)
-        config = json.loads(archive.read("config.json"))
-    except zipfile.BadZipFile:
-        raise ModelFileError(
-            f"'{path}' is not a juanji model file (not a zip archive, or truncated)."
-        ) from None
-    except KeyError:
-        raise ModelFileError(f"'{path}' is not a juanji model file (no config.json).") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, zipfile.error, OSError) as error:
-        message = f"'{path}' is corrupt: config.json cannot be read ({error})."
-        raise ModelFileError(message) from None
+        config = json.loads(data)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError, bad UTF-8, huge ints
+        raise ModelFileError(f"{where} is not valid JSON ({error}).") from None
     found = config.get("format") if isinstance(config, dict) else None
     if found != FORMAT:
         raise ModelFileError(
-            f"'{path}' is not a juanji model file. Expected format '{FORMAT}'. "
+            f"{archive.where} is not a juanji model file. Expected format '{FORMAT}'. "
             f"Received: format={found!r}"
         )
     version = config.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if type(version) is not int or not 1 <= version <= FORMAT_VERSION:
         raise ModelFileError(
-            f"'{path}' uses model format version {version}; this juanji reads "
-            f"versions up to {FORMAT_VERSION}. Upgrade juanji to load it."
+            f"{where}: model format version {version!r} is not one this juanji reads (an "
+            f"integer from 1 to {FORMAT_VERSION}; a newer file needs a newer juanji)."
         )
-    return config, archive
+    for key, kind in (("model", dict), ("build_input_shape", list), ("extra", dict)):
+        if not isinstance(config.get(key, {}), kind):
+            raise ModelFileError(f"{where}: '{key}' must be a JSON {kind.__name__}.")
+    return config
 
 
-def _weights_from(archive, path):
-    arrays = _read_npz(archive, "weights.npz", path)
-    return [arrays[f"w{i}"] for i in range(len(arrays))]
+def _input_shape(config, where):
+    """``build_input_shape`` as a tuple, checked: ``[null, d1, ..., dk]`` with 1 <= k <= 4
+    positive integer sizes whose product is at most MAX_INPUT_VALUES."""
+    shape = config.get("build_input_shape")
+    dims = shape[1:] if isinstance(shape, list) else None
+    if not (
+        dims
+        and len(dims) <= 4
+        and shape[0] is None
+        and all(type(d) is int and d > 0 for d in dims)
+        and math.prod(dims) <= MAX_INPUT_VALUES
+    ):
+        raise ModelFileError(
+            f"{where}: build_input_shape must be [null, d1, ...] with 1 to 4 positive integer "
+            f"sizes of at most {MAX_INPUT_VALUES} values in all. Received: {shape!r}"
+        )
+    return (None, *dims)
 
 
-def load_model(path, compile=True):
+@contextlib.contextmanager
+def _entry(where):
+    """Report any failure to rebuild from the file's content as a ModelFileError."""
+    try:
+        yield
+    except ModelFileError:
+        raise
+    except Exception as error:  # hostile content can fail a constructor in any way
+        raise ModelFileError(f"{where}: {type(error).__name__}: {error}") from error
+
+
+def _weights_from(archive):
+    return _weight_list(_read_arrays(archive, "weights.npz", _WEIGHT_KINDS), archive)
+
+
+def _weight_list(arrays, archive):
+    names = [f"w{i}" for i in range(len(arrays))]
+    if sorted(arrays) != sorted(names):
+        raise ModelFileError(
+            f"{archive.where}: the weights must be w0 ... w{len(arrays) - 1}. "
+            f"Received: {sorted(arrays)}"
+        )
+    return [arrays[name] for name in names]
+
+
+def _restore_optimizer(model, archive):
+    if getattr(model, "optimizer", None) is not None and "optimizer.npz" in archive.entries:
+        state = _read_arrays(archive, "optimizer.npz", _STATE_KINDS)
+        with _entry(f"{archive.where}/optimizer.npz"):
+            model.optimizer.set_state(state)
+
+
+def load_model(path, compile=True, max_bytes=MAX_MODEL_BYTES):
     """Rebuild the model saved at ``path``, with its weights and, if asked, its compile
     settings and optimizer state.
+
+    The file is untrusted input: nothing in it is executed, and every size it declares is
+    checked before memory is allocated (see SECURITY.md).
 
     A ``.keras`` file is read as Keras 3's format (see ``juanji.interop.keras_format``;
     needs h5py) and comes back uncompiled.
 
+    Args:
+        path: the model file.
+        compile: also restore the compile settings and the optimizer state.
+        max_bytes: the most bytes the file's entries may decompress to, in all.
+
     Raises:
         FileNotFoundError: no file at ``path``.
-        ModelFileError: the file is not a model file, is corrupt or truncated, or comes from a
-            newer format version.
+        ModelFileError: (a ValueError) the file is not a model file, is corrupt, truncated
+            or hostile, asks for more than the limits, or comes from a newer format version;
+            the message names the file and the entry.
     """
     if _is_keras_file(path):
         from juanji.interop import keras_format
 
         return keras_format.load_keras(path)
-    config, archive = _open(path)
-    with archive:
-        model = registry.get("model", config["model"])
-        model.build(tuple(config["build_input_shape"]))
-        model.set_weights(_weights_from(archive, path))
+    with _model_file(path, max_bytes) as (config, archive):
+        where = f"{archive.where}/config.json"
+        shape = _input_shape(config, where)
+        weights = _weights_from(archive)
+        with _entry(f"{where}: model"), weight_budget(sum(w.size for w in weights)):
+            model = registry.get("model", config["model"])
+            model.build(shape)
+        with _entry(f"{archive.where}/weights.npz"):
+            model.set_weights(weights)
         if compile and config.get("compile"):
-            model.compile(**model.compile_from_config(config["compile"]))
-            if "optimizer.npz" in archive.namelist():
-                model.optimizer.set_state(_read_npz(archive, "optimizer.npz", path))
+            with _entry(f"{where}: compile"):
+                model.compile(**model.compile_from_config(config["compile"]))
+            _restore_optimizer(model, archive)
     return model
 
 
 def restore_state(model, path):
-    """Load the weights and optimizer state saved at ``path`` into ``model``; return ``extra``."""
-    config, archive = _open(path)
-    with archive:
-        model.set_weights(_weights_from(archive, path))
-        if getattr(model, "optimizer", None) is not None and "optimizer.npz" in archive.namelist():
-            model.optimizer.set_state(_read_npz(archive, "optimizer.npz", path))
+    """Load the weights and optimizer state saved at ``path`` into ``model``; return ``extra``.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ModelFileError: the file cannot be read or does not fit ``model``.
+    """
+    with _model_file(path) as (config, archive):
+        weights = _weights_from(archive)
+        with _entry(f"{archive.where}/weights.npz"):
+            model.set_weights(weights)
+        _restore_optimizer(model, archive)
     return config.get("extra", {})
 
 
 def read_extra(path):
     """The ``extra`` values stored in the model file at ``path`` (e.g. class names); none
-    for a Keras file."""
+    for a Keras file.
+
+    Raises:
+        FileNotFoundError, ModelFileError: as :func:`load_model`.
+    """
     if _is_keras_file(path):
         return {}
-    config, archive = _open(path)
-    archive.close()
-    return config.get("extra", {})
+    with _model_file(path) as (config, _):
+        return config.get("extra", {})
 
 
 def save_weights(model, path):
@@ -185,16 +403,22 @@ def save_weights(model, path):
 
 
 def load_weights(model, path):
-    """Load weight arrays written by ``save_weights`` (or a full model file) into ``model``."""
+    """Load weight arrays written by ``save_weights`` (or a full model file) into ``model``.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ModelFileError: the file cannot be read or its arrays do not fit ``model``.
+    """
     path = os.fspath(path)
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            if "config.json" in archive.namelist():
-                restore_state(model, path)
-                return
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = [npz[f"w{i}"] for i in range(len(npz.files))]
-    except (ValueError, OSError, KeyError) as error:
-        raise ModelFileError(f"'{path}' is not a readable weights file ({error}).") from None
-    model.set_weights(arrays)
+    with open_regular(path, ModelFileError) as f:
+        archive = _Zip(f, os.fstat(f.fileno()).st_size, f"'{path}'", [MAX_MODEL_BYTES])
+        try:
+            if "config.json" in archive.entries:
+                _read_config(archive)
+                weights = _weights_from(archive)
+            else:
+                weights = _weight_list(_arrays(archive, _WEIGHT_KINDS), archive)
+        finally:
+            archive.close()
+    with _entry(f"'{path}'"):
+        model.set_weights(weights)

@@ -12,10 +12,11 @@ from juanji.data.images import (
     img_to_array,
     load_img,
 )
-from juanji.data.utils import batches, to_categorical, train_test_split
+from juanji.data.utils import DataFileError, batches, to_categorical, train_test_split
 
 __all__ = [
     "MIRRORS",
+    "DataFileError",
     "DownloadError",
     "ImageDataGenerator",
     "ImageDataset",

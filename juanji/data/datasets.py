@@ -17,7 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from juanji.data.idx import read_idx
-from juanji.data.utils import atomic_write, check_size, train_test_split
+from juanji.data.utils import DataFileError, atomic_write, check_size, train_test_split
 
 MIRRORS = [
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -146,6 +146,11 @@ def _read_pair(images_path, labels_path):
         raise ValueError(
             f"Expected uint8 images and as many labels as images in {str(images_path)!r} and "
             f"{str(labels_path)!r}. Received: images {x.dtype} {x.shape}, labels {y.shape}"
+        )
+    if y.dtype.kind not in "iu" or (y.size and not 0 <= y.min() <= y.max() <= 9):
+        raise DataFileError(
+            f"Expected MNIST labels: integers 0 to 9 in {str(labels_path)!r}. Received: "
+            f"{y.dtype} labels from {y.min() if y.size else '-'} to {y.max() if y.size else '-'}"
         )
     return x[..., None], y.astype(np.int64)
 

@@ -5,14 +5,20 @@ dimensions), one big-endian uint32 per dimension, then the values in C order, bi
 """
 
 import gzip
+import math
 import os
 import zlib
 
 import numpy as np
 
-from juanji.data.utils import atomic_write
+from juanji.data.utils import DataFileError, atomic_write, open_regular
 
 _GZIP_MAGIC = b"\x1f\x8b"
+# The largest payload read_idx accepts by default: MNIST's training images are 47 MB.
+MAX_IDX_BYTES = 2**30
+# Deflate compresses at most about 1032:1, so a gzip file of n bytes holds at most this
+# many times n; a header that declares more is a lie (or a bomb), refused before reading.
+_MAX_GZIP_RATIO = 1100
 
 # IDX dtype code -> big-endian NumPy dtype.
 _DTYPES = {
@@ -26,82 +32,110 @@ _DTYPES = {
 _CODES = {dtype.newbyteorder("="): code for code, dtype in _DTYPES.items()}
 
 
-def _read_bytes(path):
-    """The file's contents, decompressed when they start with the gzip magic bytes."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if data[:2] != _GZIP_MAGIC:
-        return data
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as e:
-        raise ValueError(
-            f"IDX file {os.fspath(path)!r} starts like a gzip stream but does not decompress: "
-            f"it is truncated or corrupt ({e}). Received: {len(data)} compressed bytes"
-        ) from None
-
-
-def read_idx(path, *, ndim=None):
+def read_idx(path, *, ndim=None, max_bytes=MAX_IDX_BYTES):
     """Read an IDX file (raw or gzip, recognised by its magic bytes) into an array.
 
+    The header is checked before the payload is read: its declared size must fit under
+    ``max_bytes`` and in what the file can hold, so a small hostile file cannot make this
+    allocate or decompress more than that.
+
     Args:
-        path: the file to read.
+        path: the file to read (a regular file: FIFOs and devices are refused).
         ndim: if given, the number of dimensions the file must have (3 for MNIST images,
             1 for labels), so that a mislabelled file is caught.
+        max_bytes: the largest payload (product of the shape times the item size) accepted.
 
     Returns:
         A native-endian array with the file's dtype (uint8, int8, int16, int32, float32 or
         float64) and shape.
 
     Raises:
-        ValueError: naming the file, what was expected and what was found, when the magic
-            number, the dtype code, the number of dimensions or the payload length is wrong.
+        FileNotFoundError: nothing at ``path``.
+        juanji.data.DataFileError: (a ValueError) naming the file, what was expected and
+            what was found, when the magic number, the dtype code, the number of dimensions,
+            the declared size or the payload length is wrong, or the gzip stream is corrupt.
     """
     name = os.fspath(path)
-    data = _read_bytes(path)
-    if len(data) < 4:
-        raise ValueError(
-            f"IDX file {name!r} is too short for its 4-byte magic number. "
-            f"Received: {len(data)} bytes"
+    with open_regular(path) as f:
+        size = os.fstat(f.fileno()).st_size
+        compressed = f.read(2) == _GZIP_MAGIC
+        f.seek(0)
+        if not compressed:
+            return _parse(f, name, ndim, max_bytes, capacity=size, exact=size)
+        try:
+            with gzip.GzipFile(fileobj=f, mode="rb") as stream:
+                return _parse(stream, name, ndim, max_bytes, capacity=size * _MAX_GZIP_RATIO)
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataFileError(
+                f"IDX file {name!r} starts like a gzip stream but does not decompress: "
+                f"it is truncated or corrupt ({e}). Received: {size} compressed bytes"
+            ) from None
+
+
+def _read(stream, count, read_so_far, exact):
+    """``count`` bytes of ``stream`` (fewer at its end) and the total read, as a string."""
+    data = stream.read(count)
+    total = read_so_far + len(data)
+    received = f"{exact if exact is not None else total} bytes"
+    return data, received
+
+
+def _parse(stream, name, ndim, max_bytes, capacity, exact=None):
+    """The array in ``stream``; ``capacity``: the most bytes it can hold; ``exact``: its
+    length when known (a raw file)."""
+    magic, received = _read(stream, 4, 0, exact)
+    if len(magic) < 4:
+        raise DataFileError(
+            f"IDX file {name!r} is too short for its 4-byte magic number. Received: {received}"
         )
-    zero0, zero1, code, dims = data[:4]
+    zero0, zero1, code, dims = magic
     if zero0 or zero1:
-        raise ValueError(
+        raise DataFileError(
             f"IDX file {name!r} does not start with two zero bytes: it is not an IDX file. "
-            f"Received: magic={data[:4].hex()}"
+            f"Received: magic={magic.hex()}"
         )
     if code not in _DTYPES:
         known = ", ".join(f"0x{c:02X}" for c in _DTYPES)
-        raise ValueError(
+        raise DataFileError(
             f"IDX file {name!r} has an unknown dtype code. Expected one of {known}. "
             f"Received: code=0x{code:02X}"
         )
     if dims == 0 or (ndim is not None and dims != ndim):
         expected = "at least 1" if ndim is None else str(ndim)
-        raise ValueError(
+        raise DataFileError(
             f"IDX file {name!r} has the wrong number of dimensions. Expected {expected}. "
             f"Received: ndim={dims}"
         )
     header = 4 + 4 * dims
-    if len(data) < header:
-        raise ValueError(
+    sizes, received = _read(stream, 4 * dims, 4, exact)
+    if len(sizes) < 4 * dims:
+        raise DataFileError(
             f"IDX file {name!r} is truncated in its header: {dims} dimensions need {header} "
-            f"bytes. Received: {len(data)} bytes"
+            f"bytes. Received: {received}"
         )
-    shape = tuple(int(n) for n in np.frombuffer(data, dtype=">u4", count=dims, offset=4))
+    shape = tuple(int.from_bytes(sizes[i : i + 4], "big") for i in range(0, 4 * dims, 4))
     dtype = _DTYPES[code]
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(data) != expected:
-        problem = "truncated" if len(data) < expected else "longer than its header says"
-        raise ValueError(
-            f"IDX file {name!r} is {problem}: shape {shape} of {dtype.newbyteorder('=')} needs "
-            f"{expected} bytes. Received: {len(data)} bytes"
+    payload = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+    needs = f"shape {shape} of {dtype.newbyteorder('=')} needs {header + payload} bytes"
+    if payload > max_bytes:
+        raise DataFileError(
+            f"IDX file {name!r} declares {payload} bytes of data, above the limit of "
+            f"{max_bytes} (max_bytes): {needs}; refused."
         )
-    return (
-        np.frombuffer(data, dtype=dtype, offset=header)
-        .reshape(shape)
-        .astype(dtype.newbyteorder("="))
-    )
+    if header + payload > capacity:
+        if exact is not None:
+            raise DataFileError(f"IDX file {name!r} is truncated: {needs}. Received: {received}")
+        raise DataFileError(
+            f"IDX file {name!r} declares more data than its {capacity // _MAX_GZIP_RATIO} "
+            f"compressed bytes can hold: {needs}; refused."
+        )
+    data, received = _read(stream, payload + 1, header, exact)
+    if len(data) != payload or (exact is not None and exact != header + payload):
+        problem = "truncated" if len(data) < payload else "longer than its header says"
+        if exact is None and len(data) > payload:
+            received = f"more than {header + payload} bytes"
+        raise DataFileError(f"IDX file {name!r} is {problem}: {needs}. Received: {received}")
+    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
 def write_idx(path, array, *, compress=None):

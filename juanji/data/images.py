@@ -8,9 +8,14 @@ import numpy as np
 from PIL import Image
 
 from juanji import backend
-from juanji.data.utils import as_rng, check_size, to_categorical
+from juanji.data.utils import DataFileError, as_rng, check_size, open_regular, to_categorical
 
-ALLOWED_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+ALLOWED_FORMATS = (
+    ".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"
+)  # fmt: skip
+# The only Pillow decoders an image file reaches. Every other one is refused: PostScript
+# (EPS) starts Ghostscript, and the rarely used formats are the least tested decoders.
+PIL_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
 
 _MODES = {"grayscale": "L", "rgb": "RGB", "rgba": "RGBA"}
 _CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
@@ -24,8 +29,8 @@ _INTERPOLATIONS = {
     "area": Image.Resampling.BOX,
     "hamming": Image.Resampling.HAMMING,
 }
-# What Pillow raises on a file it cannot decode (unknown format, truncated data, bad chunks).
-_UNREADABLE = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+# What load_img raises on a file it cannot read (DataFileError is a ValueError).
+_UNREADABLE = (OSError, ValueError)
 
 
 def _check_choice(name, value, choices):
@@ -40,7 +45,8 @@ def load_img(path, *, color_mode="rgb", target_size=None, interpolation="nearest
     """Load an image file as a Pillow image in the requested mode and size.
 
     Args:
-        path: the image file (any format and mode Pillow reads).
+        path: the image file: PNG, JPEG, BMP, GIF, TIFF, WebP or PPM/PGM/PBM, found by its
+            content (not its name), any mode; 16-bit images are scaled to 0..255.
         color_mode: ``"grayscale"`` (1 channel), ``"rgb"`` (3) or ``"rgba"`` (4).
         target_size: ``(height, width)`` to resize to, or None to keep the size.
         interpolation: ``"nearest"``, ``"bilinear"``, ``"bicubic"``, ``"lanczos"``,
@@ -50,21 +56,44 @@ def load_img(path, *, color_mode="rgb", target_size=None, interpolation="nearest
         A ``PIL.Image.Image`` of mode ``L``, ``RGB`` or ``RGBA``.
 
     Raises:
-        ValueError: for an unknown option; Pillow's ``OSError`` for an unreadable file.
+        ValueError: for an unknown option.
+        FileNotFoundError: nothing at ``path``.
+        juanji.data.DataFileError: (a ValueError) for a file that is not a regular file, not
+            in an allowed format, corrupt, truncated, or too large (a decompression bomb).
     """
     _check_choice("color_mode", color_mode, tuple(_MODES))
     _check_choice("interpolation", interpolation, tuple(_INTERPOLATIONS))
     if target_size is not None:
         check_size("target_size", target_size)
-    with Image.open(path) as img:
-        img.load()
-        if img.mode == "P":
-            # A palette may carry transparency; going through RGBA keeps it meaningful.
-            img = img.convert("RGBA")
-        img = img.convert(_MODES[color_mode])
+    img = _decode(path)
+    if img.mode.startswith("I;16"):
+        # 16-bit samples: 65535 is white. Pillow's convert would clip them at 255.
+        img = Image.fromarray(np.rint(np.asarray(img, np.float32) / 257).astype(np.uint8), "L")
+    if img.mode == "P":
+        # A palette may carry transparency; going through RGBA keeps it meaningful.
+        img = img.convert("RGBA")
+    img = img.convert(_MODES[color_mode])
     if target_size is not None and img.size != (target_size[1], target_size[0]):
         img = img.resize((target_size[1], target_size[0]), _INTERPOLATIONS[interpolation])
     return img
+
+
+def _decode(path):
+    """The decoded image of a regular file in one of :data:`PIL_FORMATS`."""
+    with open_regular(path) as f:
+        try:
+            with Image.open(f, formats=PIL_FORMATS) as img:
+                img.load()
+                return img.copy()
+        except Image.UnidentifiedImageError:
+            raise DataFileError(
+                f"{os.fspath(path)!r} is not an image juanji reads. Expected one of "
+                f"{', '.join(PIL_FORMATS)}."
+            ) from None
+        except Exception as error:  # a hostile file can make a decoder fail in any way
+            raise DataFileError(
+                f"{os.fspath(path)!r} cannot be decoded: {type(error).__name__}: {error}"
+            ) from error
 
 
 def img_to_array(img, data_format="channels_last", dtype=None):
@@ -131,21 +160,44 @@ class ImageDataset(NamedTuple):
     file_paths: list
 
 
-def _walk(folder, follow_links):
-    """Image files under ``folder``, recursively, in sorted order."""
+def _first_visit(path, seen):
+    """Record the file or folder ``path`` leads to; False if it was reached before."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return True  # a broken link: left for the loader to report
+    key = (info.st_dev, info.st_ino)
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
+
+
+def _walk(folder, follow_links, seen):
+    """Image files under ``folder``, recursively, in sorted order.
+
+    ``seen`` holds the real files and folders visited so far (shared by the class folders
+    of one dataset), so that a link loop ends and a file reached by two paths, or under two
+    classes, is listed once: at its first path in sorted order.
+    """
     found = []
+    if not _first_visit(folder, seen):
+        return found
     for root, dirs, files in os.walk(folder, followlinks=follow_links):
-        dirs.sort()
+        dirs[:] = [d for d in sorted(dirs) if _first_visit(os.path.join(root, d), seen)]
         found += [
-            os.path.join(root, f) for f in sorted(files) if f.lower().endswith(ALLOWED_FORMATS)
+            os.path.join(root, f)
+            for f in sorted(files)
+            if f.lower().endswith(ALLOWED_FORMATS) and _first_visit(os.path.join(root, f), seen)
         ]
     return found
 
 
 def _index(directory, labels, class_names, follow_links):
     """File paths, their int labels (or None) and the class names."""
+    seen = set()
     if labels != "inferred":
-        paths = _walk(directory, follow_links)
+        paths = _walk(directory, follow_links, seen)
         if labels is None:
             return paths, None, None
         if len(labels) != len(paths):
@@ -165,9 +217,10 @@ def _index(directory, labels, class_names, follow_links):
             f"Expected `class_names` among the subfolders of {directory!r}: {subdirs}. "
             f"Received: class_names={list(class_names)}"
         )
+    _first_visit(directory, seen)  # a class folder linked to the root holds no images
     paths, ids = [], []
     for i, name in enumerate(class_names):
-        files = _walk(os.path.join(directory, name), follow_links)
+        files = _walk(os.path.join(directory, name), follow_links, seen)
         paths += files
         ids += [i] * len(files)
     return paths, np.asarray(ids, dtype=np.int64), list(class_names)
@@ -236,7 +289,8 @@ def image_dataset_from_directory(
         seed: the seed of the shuffle; required with ``validation_split`` and ``shuffle``
             so that the training and validation calls split the same order.
         shuffle: shuffle the files; otherwise they stay in sorted order.
-        follow_links: follow symbolic links to subfolders.
+        follow_links: follow symbolic links to subfolders. Each real file and folder is
+            visited once, so link loops end and no image is listed twice.
         on_error: ``"raise"`` on unreadable files, or ``"skip"`` them with one warning that
             lists them.
 

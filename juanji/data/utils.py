@@ -1,9 +1,12 @@
 """Labels to one-hot, reproducible splits and batches of indices, atomic file writes, and
 the checks shared by the data modules."""
 
+import contextlib
+import fcntl
 import numbers
 import os
-import tempfile
+import secrets
+import stat
 
 import numpy as np
 
@@ -24,20 +27,108 @@ def as_rng(seed):
     )
 
 
+class DataFileError(ValueError):
+    """A data file (IDX, image) that cannot be read: not a regular file, corrupt, truncated,
+    of a refused format, or larger than its limits. The message names the file."""
+
+
+def open_regular(path, error=DataFileError):
+    """Open ``path`` for binary reading if it is a regular file (following symbolic links).
+
+    The file is opened without blocking, so a FIFO or a device is refused instead of hanging
+    or streaming forever.
+
+    Raises:
+        FileNotFoundError: nothing at ``path``.
+        error: (default :class:`DataFileError`) for a FIFO, a device, a socket or a folder.
+    """
+    path = os.fspath(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except IsADirectoryError:
+        raise error(f"{path!r} is a folder, not a file.") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise error(f"{path!r} is not a regular file (it is a {_file_kind(mode)}); refused.")
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def _file_kind(mode):
+    for test, kind in (
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISDIR, "folder"),
+    ):
+        if test(mode):
+            return kind
+    return "special file"
+
+
 def atomic_write(path, data):
     """Write ``data`` (bytes) to ``path`` so that a reader sees the old file or the whole new
-    one, never a partial write: a temporary file in the same folder, fsync, ``os.replace``."""
+    one, never a partial write: a temporary file in the same folder, fsync, ``os.replace``,
+    then fsync of the folder.
+
+    The file gets the mode the umask gives (as ``open`` would), not 0600. Temporary files
+    left by an earlier write of the same ``path`` that was killed are removed first; a write
+    still in progress keeps its temporary file locked, so it is never touched.
+    """
+    path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    prefix = f".{os.path.basename(path)}."
+    _remove_orphans(folder, prefix)
+    tmp = os.path.join(folder, f"{prefix}{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
         raise
+    _fsync_folder(folder)
+
+
+def _remove_orphans(folder, prefix):
+    """Delete ``prefix*.tmp`` files in ``folder`` whose writer is gone (their lock is free)."""
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix) and n.endswith(".tmp")]
+    except FileNotFoundError:
+        return
+    for name in names:
+        orphan = os.path.join(folder, name)
+        try:
+            fd = os.open(orphan, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a live writer holds it
+        finally:
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(orphan)
+
+
+def _fsync_folder(folder):
+    """Make a rename in ``folder`` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    with contextlib.suppress(OSError):
+        os.fsync(fd)
+    os.close(fd)
 
 
 def check_size(name, size):

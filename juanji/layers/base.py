@@ -1,13 +1,34 @@
 """The Layer base class: weights built on first call, JSON-only config, regularisation losses."""
 
+import contextlib
+import contextvars
 import functools
 import inspect
+import math
 import re
 
 from juanji import backend, initializers, ops, registry, regularizers  # noqa: F401  (registers names)
 from juanji.autograd import Tensor, as_tensor
 
 _name_counts = {}
+# The weight values that layers may still create, while weight_budget is active.
+_budget = contextvars.ContextVar("weight_budget", default=None)
+
+
+@contextlib.contextmanager
+def weight_budget(values):
+    """While active, ``add_weight`` refuses to create more than ``values`` weight values in
+    all, before allocating them: a model rebuilt from a file asks for no more than the file
+    holds, however large the sizes its configuration declares.
+
+    Raises:
+        ValueError: (from ``add_weight``) naming the layer and the shape asked for.
+    """
+    token = _budget.set([values])
+    try:
+        yield
+    finally:
+        _budget.reset(token)
 
 
 def unique_name(cls_name):
@@ -72,7 +93,9 @@ class Layer:
     def _track(self, layer):
         """Own ``layer``: its weights and losses become this layer's too."""
         known = self.__dict__.setdefault("_layers", [])
-        if all(layer is not k for k in known):
+        ids = self.__dict__.setdefault("_layer_ids", set())  # O(1) per layer, not O(len)
+        if id(layer) not in ids:
+            ids.add(id(layer))
             known.append(layer)
 
     def _collect(self, attribute):
@@ -89,6 +112,15 @@ class Layer:
         self, shape, *, initializer="zeros", regularizer=None, trainable=True, name=None
     ):
         """Create a weight tensor of ``shape`` drawn by ``initializer`` (name or instance)."""
+        left = _budget.get()
+        if left is not None:
+            size = math.prod(shape)
+            if size > left[0]:
+                raise ValueError(
+                    f"Layer '{self.name}' asks for a {name} of shape {tuple(shape)} ({size} "
+                    f"values), more than the {left[0]} weight values that remain of the budget."
+                )
+            left[0] -= size
         init = registry.get("initializer", initializer)
         data = init(tuple(shape), dtype=self.dtype or backend.floatx())
         weight = Tensor(data, requires_grad=trainable, name=f"{self.name}/{name}")

@@ -122,6 +122,15 @@ def test_image_and_label_counts_must_agree(tmp_path):
         mnist.load_data(tmp_path)
 
 
+@pytest.mark.parametrize("label", [255, 10])
+def test_labels_outside_0_to_9_are_refused(tmp_path, label):
+    arrays = _fake_mnist()
+    arrays["t10k-labels-idx1-ubyte"][2] = label
+    _write(tmp_path, arrays, compress=False)
+    with pytest.raises(ValueError, match=rf"integers 0 to 9 in .*t10k-labels.* to {label}"):
+        mnist.load_data(tmp_path)
+
+
 def test_labels_file_in_place_of_images_is_caught(tmp_path):
     arrays = _fake_mnist()
     arrays["t10k-images-idx3-ubyte"] = arrays["t10k-labels-idx1-ubyte"]

@@ -1,5 +1,9 @@
 """to_categorical, train_test_split, batches, atomic writes and the Keras-style public paths."""
 
+import fcntl
+import os
+import stat
+
 import numpy as np
 import pytest
 
@@ -103,3 +107,25 @@ def test_public_paths_are_the_implementations():
     assert utils.to_categorical is data.to_categorical and utils.batches is data.batches
     assert utils.train_test_split is data.train_test_split
     assert utils.img_to_array is image.img_to_array
+
+
+def test_atomic_write_gives_the_umask_mode_not_0600(tmp_path):
+    previous = os.umask(0o027)
+    try:
+        atomic_write(tmp_path / "f.bin", b"x")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "f.bin").stat().st_mode) == 0o640
+
+
+def test_orphan_temporary_files_are_removed_by_the_next_write(tmp_path):
+    orphan = tmp_path / ".f.bin.0123456789abcdef.tmp"  # what a killed write leaves
+    orphan.write_bytes(b"half")
+    live = tmp_path / ".f.bin.fedcba9876543210.tmp"  # a write still in progress
+    live.write_bytes(b"")
+    other = tmp_path / ".g.bin.0123456789abcdef.tmp"  # another file's
+    other.write_bytes(b"")
+    with open(live, "rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        atomic_write(tmp_path / "f.bin", b"whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["f.bin", live.name, other.name])
