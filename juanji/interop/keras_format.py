@@ -56,6 +56,8 @@ _IGNORED = {
     "moving_mean_initializer",
     "moving_variance_initializer",
     "alpha_initializer",
+    "depthwise_initializer",
+    "pointwise_initializer",
 }
 # Activation names whose Keras 3 definitions juanji's registered functions share exactly
 # (gelu exact, hard_sigmoid relu6(x + 3) / 6, leaky_relu slope 0.2).
@@ -369,6 +371,99 @@ def _prelu(a):
     return a.done(_Spec("PReLU", kwargs, ("alpha",), shapes))
 
 
+def _depthwise_options(a):
+    a.none("depthwise_constraint", "pointwise_constraint", "bias_constraint")
+    a.none("activity_regularizer")
+    return {
+        "kernel_size": a.ints("kernel_size"),
+        "strides": a.ints("strides", [1, 1]),
+        "padding": a.choice("padding", ("valid", "same"), "valid"),
+        "depth_multiplier": a.int("depth_multiplier", 1),
+        "data_format": _data_format(a),
+        "dilation_rate": a.ints("dilation_rate", [1, 1]),
+        "activation": a.activation(),
+        "use_bias": a.choice("use_bias", (True, False), True),
+        "depthwise_regularizer": a.regularizer("depthwise_regularizer"),
+        "bias_regularizer": a.regularizer("bias_regularizer"),
+    }
+
+
+def _channels(kwargs, input_shape):
+    return input_shape[1] if kwargs["data_format"] == "channels_first" else input_shape[-1]
+
+
+def _depthwise_conv2d(a):
+    kwargs = _depthwise_options(a)
+    weights = ("kernel", "bias") if kwargs["use_bias"] else ("kernel",)
+
+    def shapes(kw, input_shape):
+        c, m = _channels(kw, input_shape), kw["depth_multiplier"]
+        return ((*_pair(kw["kernel_size"]), c, m), (c * m,))[: len(weights)]
+
+    return a.done(_Spec("DepthwiseConv2D", kwargs, weights, shapes))
+
+
+def _separable_conv2d(a):
+    kwargs = {
+        "filters": a.int("filters"),
+        **_depthwise_options(a),
+        "pointwise_regularizer": a.regularizer("pointwise_regularizer"),
+    }
+    weights = ("depthwise_kernel", "pointwise_kernel", "bias")[: 3 if kwargs["use_bias"] else 2]
+
+    def shapes(kw, input_shape):
+        c, m, f = _channels(kw, input_shape), kw["depth_multiplier"], kw["filters"]
+        return ((*_pair(kw["kernel_size"]), c, m), (1, 1, c * m, f), (f,))[: len(weights)]
+
+    return a.done(_Spec("SeparableConv2D", kwargs, weights, shapes))
+
+
+def _normalization_weights(a):
+    a.none("beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint")
+    center = a.choice("center", (True, False), True)
+    scale = a.choice("scale", (True, False), True)
+    kwargs = {"epsilon": a.number("epsilon", 1e-3), "center": center, "scale": scale}
+    return kwargs, (*(("gamma",) if scale else ()), *(("beta",) if center else ()))
+
+
+def _layer_normalization(a):
+    a.none("rms_scaling")
+    axis = a.take("axis", -1)
+    axes = [axis] if isinstance(axis, int) else axis
+    if not isinstance(axes, list) or not all(
+        isinstance(n, int) and not isinstance(n, bool) for n in axes
+    ):
+        raise _Refused(f"{a.where}: expected int axes, got axis={axis!r}")
+    kwargs, weights = _normalization_weights(a)
+
+    def shapes(kw, input_shape):
+        return (tuple(input_shape[n] for n in axes),) * len(weights)
+
+    return a.done(_Spec("LayerNormalization", {**kwargs, "axis": axes}, weights, shapes))
+
+
+def _group_normalization(a):
+    a.choice("axis", (-1,), -1)
+    kwargs, weights = _normalization_weights(a)
+    kwargs["groups"] = a.int("groups", 32)
+    return a.done(
+        _Spec("GroupNormalization", kwargs, weights, lambda kw, s: ((s[-1],),) * len(weights))
+    )
+
+
+def _plain(juanji_name, **defaults):
+    """A layer whose Keras arguments are juanji's, with JSON values juanji checks itself."""
+
+    def mapping(a):
+        kwargs = {key: a.take(key, default) for key, default in defaults.items()}
+        return a.done(_Spec(juanji_name, kwargs))
+
+    return mapping
+
+
+_MERGES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
+_SPATIAL = {"data_format": "channels_last"}
+
 # Keras 3 class name -> its mapping. Mappings that need the layer's input shape take it too.
 LAYERS = {
     "InputLayer": _input_layer,
@@ -388,6 +483,20 @@ LAYERS = {
     "ELU": _elu,
     "Softmax": _softmax,
     "PReLU": _prelu,
+    "DepthwiseConv2D": _depthwise_conv2d,
+    "SeparableConv2D": _separable_conv2d,
+    "LayerNormalization": _layer_normalization,
+    "GroupNormalization": _group_normalization,
+    **{name: _plain(name) for name in _MERGES},
+    "Concatenate": _plain("Concatenate", axis=-1),
+    "Permute": _plain("Permute", dims=None),
+    "ZeroPadding2D": _plain("ZeroPadding2D", padding=1, **_SPATIAL),
+    "ZeroPadding3D": _plain("ZeroPadding3D", padding=1, **_SPATIAL),
+    "Cropping2D": _plain("Cropping2D", cropping=0, **_SPATIAL),
+    "Cropping3D": _plain("Cropping3D", cropping=0, **_SPATIAL),
+    "UpSampling2D": _plain("UpSampling2D", size=2, interpolation="nearest", **_SPATIAL),
+    "UpSampling3D": _plain("UpSampling3D", size=2, **_SPATIAL),
+    "SpatialDropout2D": _plain("SpatialDropout2D", rate=0.5, seed=None, **_SPATIAL),
 }
 _NEEDS_INPUT_SHAPE = {"BatchNormalization"}
 _RUNS_CODE = {"Lambda", "TorchModuleWrapper", "JaxLayer", "FlaxLayer", "TFSMLayer"}
@@ -755,15 +864,14 @@ def load_keras(path, compile=False):
         except _Refused as refusal:
             raise ModelFileError(f"'{path}': {CONFIG}: {refusal}") from None
         weights = _read_member(archive, WEIGHTS, MAX_WEIGHTS_BYTES, path)
-    try:
-        layers = {
-            name: registry.get(
+    layers = {}
+    for name, spec in architecture.specs.items():
+        try:
+            layers[name] = registry.get(
                 "layer", {"class_name": spec.class_name, "config": {**spec.kwargs, "name": name}}
             )
-            for name, spec in architecture.specs.items()
-        }
-    except (ValueError, TypeError) as error:
-        raise ModelFileError(f"'{path}': {CONFIG}: {error}") from None
+        except (ValueError, TypeError) as error:
+            raise ModelFileError(f"'{path}': {CONFIG}: layer '{name}': {error}") from None
     try:
         with h5py.File(io.BytesIO(weights), "r") as h5:
             builder = _Builder(architecture, layers, _weight_datasets(h5py, h5, path), path)

@@ -38,6 +38,8 @@ from juanji.layers import (
     Flatten,
     GlobalAveragePooling2D,
     GlobalMaxPooling2D,
+    GroupNormalization,
+    LayerNormalization,
     LeakyReLU,
     Maximum,
     MaxPooling2D,
@@ -326,6 +328,57 @@ def _bn_scale_shift(layer):
     return scale, beta - mean * scale
 
 
+def _reduce_mean(g, name, axes, hint):
+    """The mean over ONNX ``axes``, kept as size-1 axes (the axes moved to an input in 18)."""
+    if g.opset >= 18:
+        axes_name = g.constant(np.array(axes, np.int64), f"{hint}_axes")
+        return g.op("ReduceMean", [name, axes_name], hint, keepdims=1)
+    return g.op("ReduceMean", [name], hint, axes=list(axes), keepdims=1)
+
+
+def _standardize(g, name, axes, epsilon, hint):
+    """``(x - mean) / sqrt(var + epsilon)`` with the (biased) statistics over ONNX ``axes``."""
+    centered = g.op("Sub", [name, _reduce_mean(g, name, axes, f"{hint}_mean")], f"{hint}_c")
+    squares = g.op("Mul", [centered, centered], f"{hint}_sq")
+    variance = _reduce_mean(g, squares, axes, f"{hint}_var")
+    shifted = g.op("Add", [variance, g.constant(epsilon, f"{hint}_epsilon")], f"{hint}_ve")
+    return g.op("Div", [centered, g.op("Sqrt", [shifted], f"{hint}_std")], hint)
+
+
+def _scale_and_shift(g, name, layer, full_shape, perm):
+    """``name * gamma + beta`` (each when the layer has it), the parameters shaped
+    ``full_shape`` in juanji's layout and laid out by ``perm`` to broadcast in ONNX."""
+    for weight, op_type in ((layer.gamma, "Mul"), (layer.beta, "Add")):
+        if weight is not None:
+            array = np.transpose(weight.data.reshape(full_shape), perm)
+            hint = f"{layer.name}_{op_type.lower()}"
+            name = g.op(op_type, [name, g.constant(array, f"{hint}_c")], hint)
+    return name
+
+
+def _layer_norm(g, layer, inputs, shape):
+    x = inputs[0]
+    rank = len(x.shape)
+    axes = [a % rank for a in ([layer.axis] if isinstance(layer.axis, int) else layer.axis)]
+    y = _standardize(
+        g, x.name, sorted(x.perm.index(a) for a in axes), layer.epsilon, f"{layer.name}_norm"
+    )
+    full = [x.shape[i] if i in axes else 1 for i in range(rank)]
+    return x._replace(name=_scale_and_shift(g, y, layer, full, x.perm))
+
+
+def _group_norm(g, layer, inputs, shape):
+    x = g.layout(inputs[0], _identity(len(inputs[0].shape)))
+    channels, groups = shape[-1], layer.groups
+    grouped = np.array([0, -1, groups, channels // groups], np.int64)  # (N, S, G, C / G)
+    y = g.op("Reshape", [x.name, g.constant(grouped, f"{layer.name}_g")], f"{layer.name}_g")
+    y = _standardize(g, y, [1, 3], layer.epsilon, f"{layer.name}_norm")
+    back = g.constant(np.array([0, *shape[1:]], np.int64), f"{layer.name}_shape")
+    y = g.op("Reshape", [y, back], f"{layer.name}_back")
+    full = [1] * (len(shape) - 1) + [channels]
+    return x._replace(name=_scale_and_shift(g, y, layer, full, x.perm))
+
+
 def _pooling(g, layer, inputs, shape):
     x, spatial = _channels_first_input(g, layer, inputs[0])
     pads = conv_padding(layer.padding, spatial, layer.pool_size, layer.strides)
@@ -544,6 +597,8 @@ CONVERTERS = {
     SpatialDropout2D: _passthrough,
     DepthwiseConv2D: _depthwise_conv,
     SeparableConv2D: _separable_conv,
+    LayerNormalization: _layer_norm,
+    GroupNormalization: _group_norm,
 }
 
 

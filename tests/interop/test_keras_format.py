@@ -72,9 +72,31 @@ def test_a_file_written_by_keras_predicts_as_keras_did():
     assert not np.allclose(bn.moving_variance.data, 1, atol=0.05)
     assert model.layers[4].padding == "same" and model.layers[4].strides == (2, 2)
     predictions = model.predict(stored["x"])
-    np.testing.assert_allclose(predictions, stored["y"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(predictions, stored["y0"], rtol=1e-5, atol=1e-5)
     with _nothing_runs():  # everything is imported now: a second load runs nothing
         saving.load_model(KERAS_CNN)
+
+
+def test_a_functional_keras_model_with_two_outputs():
+    stored = np.load(FIXTURES / "keras_residual_predictions.npz", allow_pickle=False)
+    model = saving.load_model(FIXTURES / "keras_residual.keras")
+    assert type(model).__name__ == "Functional" and model.output_names == ["label", "box"]
+    kinds = {type(layer).__name__ for layer in model.layers}
+    assert {"Add", "Concatenate", "DepthwiseConv2D", "SeparableConv2D", "UpSampling2D"} <= kinds
+    label, box = model.predict(stored["x"])
+    np.testing.assert_allclose(label, stored["y0"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(box, stored["y1"], rtol=1e-5, atol=1e-5)
+
+
+def test_from_keras_through_juanji_to_onnx_runtime(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    stored = np.load(FIXTURES / "keras_residual_predictions.npz", allow_pickle=False)
+    saving.load_model(FIXTURES / "keras_residual.keras").export(tmp_path / "residual.onnx")
+    session = ort.InferenceSession(str(tmp_path / "residual.onnx"))
+    label, box = session.run(["label", "box"], {"input": stored["x"]})  # one input: "input"
+    np.testing.assert_allclose(label, stored["y0"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(box, stored["y1"], rtol=1e-5, atol=1e-5)
 
 
 def test_the_loaded_model_trains_and_saves_as_juanji(tmp_path):
