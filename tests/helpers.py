@@ -120,3 +120,18 @@ def check_vs_torch(fn, torch_fn, inputs, *, rtol=None, atol=None, seed=0, **kwar
             atol=atol,
             err_msg=f"gradient of input {i} differs from torch",
         )
+
+
+def keras_on_torch():
+    """Keras 3 on its PyTorch backend, as an oracle (the backend is chosen when Keras is
+    first imported: torch unless ``KERAS_BACKEND`` names another); skipped without it."""
+    import os
+    import sys
+
+    if "keras" not in sys.modules:
+        os.environ.setdefault("KERAS_BACKEND", "torch")
+    pytest.importorskip("torch")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("compares with Keras on its torch backend (KERAS_BACKEND=torch)")
+    return keras

@@ -10,6 +10,7 @@ import pytest
 import juanji
 from juanji import layers, ops, registry
 from juanji.models import Model, Sequential, load_model
+from tests.helpers import keras_on_torch
 
 # (class, kwargs, input shape(s), output shape, parameter count)
 CASES = [
@@ -217,13 +218,6 @@ def test_merge_gradients_reach_every_input():
 
 
 # --- Keras's layouts: the same weights give the same outputs ------------------------------
-def _keras():
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "torch":
-        pytest.skip("compares with Keras on its torch backend (KERAS_BACKEND=torch)")
-    return keras
-
-
 KERAS_CASES = [
     ("DepthwiseConv2D", {"kernel_size": 3, "depth_multiplier": 2, "padding": "same"}, (2, 6, 5, 3)),
     ("SeparableConv2D", {"filters": 4, "kernel_size": 3, "depth_multiplier": 2}, (2, 6, 5, 3)),
@@ -237,9 +231,8 @@ KERAS_CASES = [
 
 
 @pytest.mark.parametrize("name, kwargs, shape", KERAS_CASES, ids=[c[0] for c in KERAS_CASES])
-def test_keras_layer_with_the_same_weights_gives_the_same_output(name, kwargs, shape, monkeypatch):
-    monkeypatch.setenv("KERAS_BACKEND", "torch")
-    keras = _keras()
+def test_keras_layer_with_the_same_weights_gives_the_same_output(name, kwargs, shape):
+    keras = keras_on_torch()
     x = _inputs(shape)
     theirs = getattr(keras.layers, name)(**kwargs)
     theirs(x)  # builds the weights
