@@ -2,7 +2,14 @@
 
 from juanji.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from juanji.layers.base import Layer
-from juanji.layers.conv import Conv2D, DepthwiseConv2D, SeparableConv2D
+from juanji.layers.conv import (
+    Conv2D,
+    Conv2DTranspose,
+    Conv3D,
+    Conv3DTranspose,
+    DepthwiseConv2D,
+    SeparableConv2D,
+)
 from juanji.layers.core import Activation, Dense, Dropout, Flatten, Reshape, SpatialDropout2D
 from juanji.layers.merge import (
     Add,
@@ -20,9 +27,13 @@ from juanji.layers.normalization import (
 )
 from juanji.layers.pooling import (
     AveragePooling2D,
+    AveragePooling3D,
     GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
     GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
     MaxPooling2D,
+    MaxPooling3D,
 )
 from juanji.layers.preprocessing import (
     CenterCrop,
@@ -54,18 +65,33 @@ AvgPool2D = AveragePooling2D
 GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool2D = GlobalMaxPooling2D
 SeparableConvolution2D = SeparableConv2D
+Convolution3D = Conv3D
+Convolution2DTranspose = Conv2DTranspose
+Convolution3DTranspose = Conv3DTranspose
+MaxPool3D = MaxPooling3D
+AvgPool3D = AveragePooling3D
+GlobalAvgPool3D = GlobalAveragePooling3D
+GlobalMaxPool3D = GlobalMaxPooling3D
 
 __all__ = [
     "Activation",
     "Add",
     "Average",
     "AveragePooling2D",
+    "AveragePooling3D",
     "AvgPool2D",
+    "AvgPool3D",
     "BatchNormalization",
     "CenterCrop",
     "Concatenate",
     "Conv2D",
+    "Conv2DTranspose",
+    "Conv3D",
+    "Conv3DTranspose",
     "Convolution2D",
+    "Convolution2DTranspose",
+    "Convolution3D",
+    "Convolution3DTranspose",
     "Cropping2D",
     "Cropping3D",
     "Dense",
@@ -74,9 +100,13 @@ __all__ = [
     "ELU",
     "Flatten",
     "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
     "GlobalAvgPool2D",
+    "GlobalAvgPool3D",
     "GlobalMaxPool2D",
+    "GlobalMaxPool3D",
     "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D",
     "GroupNormalization",
     "Input",
     "InputLayer",
@@ -86,7 +116,9 @@ __all__ = [
     "LeakyReLU",
     "Maximum",
     "MaxPool2D",
+    "MaxPool3D",
     "MaxPooling2D",
+    "MaxPooling3D",
     "Minimum",
     "Multiply",
     "Normalization",

@@ -299,8 +299,9 @@ class KernelLayer(Layer):
         self.kernel_regularizer = kernel_regularizer
         self.bias_regularizer = bias_regularizer
 
-    def build_kernel(self, kernel_shape):
-        """Create ``kernel`` of ``kernel_shape`` and a bias over its last axis (or None)."""
+    def build_kernel(self, kernel_shape, units=None):
+        """Create ``kernel`` of ``kernel_shape`` and a bias of ``units`` values (by default
+        its last axis's length), or None."""
         self.kernel = self.add_weight(
             kernel_shape,
             initializer=self.kernel_initializer,
@@ -310,7 +311,7 @@ class KernelLayer(Layer):
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(
-                kernel_shape[-1:],
+                (units or kernel_shape[-1],),
                 initializer=self.bias_initializer,
                 regularizer=self.bias_regularizer,
                 name="bias",

@@ -1,4 +1,5 @@
-"""Convolution layers: Conv2D, and the depthwise and separable convolutions."""
+"""Convolution layers: Conv2D and Conv3D, their transposes, and the depthwise and separable
+convolutions."""
 
 from juanji import ops, registry
 from juanji.layers.base import (
@@ -11,11 +12,88 @@ from juanji.layers.base import (
     from_channels_last,
     to_channels_last,
 )
-from juanji.ops.conv import as_pair
+from juanji.ops.conv import as_pair, as_tuple
+
+
+class _Conv(KernelLayer):
+    """Shared by the convolution layers over ``rank`` spatial axes and their transposes:
+    options, weights, call and config. A transposed layer's kernel is ``(K..., F, C)``, as
+    Keras stores it."""
+
+    rank = 2
+    op = None
+    transposed = False
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format="channels_last",
+        dilation_rate=1,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            **kwargs,
+        )
+        if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
+            raise ValueError(
+                f"Expected a positive int for `filters`. Received: filters={filters!r}"
+            )
+        self.filters = filters
+        self.kernel_size = as_tuple(kernel_size, "kernel_size", self.rank)
+        self.strides = as_tuple(strides, "strides", self.rank)
+        allowed = ("valid", "same") if self.transposed else ("valid", "same", "full")
+        self.padding = check_padding(padding, allowed=allowed)
+        self.data_format = check_data_format(data_format)
+        self.dilation_rate = as_tuple(dilation_rate, "dilation_rate", self.rank)
+
+    def build(self, input_shape):
+        if len(input_shape) != self.rank + 2:
+            layout = "(N, H, W, C)" if self.rank == 2 else "(N, D, H, W, C)"
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' expects {self.rank + 2}-D input {layout}. "
+                f"Received: x.shape={tuple(input_shape)}"
+            )
+        channels = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
+        pair = (self.filters, channels) if self.transposed else (channels, self.filters)
+        self.build_kernel((*self.kernel_size, *pair), units=self.filters)
+
+    def call(self, x, training=False):
+        x = to_channels_last(x, self.data_format)
+        y = type(self).op(x, self.kernel, self.bias, **self.op_options())
+        return from_channels_last(self.activate(y), self.data_format)
+
+    def op_options(self):
+        return {"strides": self.strides, "padding": self.padding, "dilation": self.dilation_rate}
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": list(self.kernel_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": list(self.dilation_rate),
+        }
 
 
 @registry.register("layer", "Convolution2D")
-class Conv2D(KernelLayer):
+class Conv2D(_Conv):
     """2-D convolution over images: each filter slides a shared ``kernel_size`` window.
 
     Weight sharing is what makes it cheap: the kernel holds ``KH*KW*C*F + F`` numbers however
@@ -43,62 +121,63 @@ class Conv2D(KernelLayer):
         104
     """
 
-    def __init__(
-        self,
-        filters,
-        kernel_size,
-        strides=(1, 1),
-        padding="valid",
-        data_format="channels_last",
-        dilation_rate=(1, 1),
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        **kwargs,
-    ):
-        super().__init__(
-            activation=activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            bias_regularizer=bias_regularizer,
-            **kwargs,
-        )
-        if not isinstance(filters, int) or filters <= 0:
-            raise ValueError(
-                f"Expected a positive int for `filters`. Received: filters={filters!r}"
-            )
-        self.filters = filters
-        self.kernel_size = as_pair(kernel_size, "kernel_size")
-        self.strides = as_pair(strides, "strides")
-        self.padding = check_padding(padding)
-        self.data_format = check_data_format(data_format)
-        self.dilation_rate = as_pair(dilation_rate, "dilation_rate")
+    op = staticmethod(ops.conv2d)
 
-    def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(
-                f"Conv2D '{self.name}' expects 4-D input (N, H, W, C). "
-                f"Received: x.shape={tuple(input_shape)}"
-            )
-        channels = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
-        self.build_kernel((*self.kernel_size, channels, self.filters))
 
-    def call(self, x, training=False):
-        x = to_channels_last(x, self.data_format)
-        y = ops.conv2d(
-            x,
-            self.kernel,
-            self.bias,
-            strides=self.strides,
-            padding=self.padding,
-            dilation=self.dilation_rate,
+@registry.register("layer", "Convolution3D")
+class Conv3D(_Conv):
+    """3-D convolution over volumes (a depth axis before height and width), as MVSNet
+    regularises its cost volume.
+
+    Args:
+        filters: number of output channels F.
+        kernel_size: int or (KD, KH, KW).
+        strides: int or three.
+        padding: ``"valid"``, ``"same"`` (output ceil(D / stride) ...; of an odd total the
+            extra zero goes after) or ``"full"``.
+        data_format: ``"channels_last"`` (N, D, H, W, C) or ``"channels_first"``
+            (N, C, D, H, W).
+        dilation_rate: int or three.
+        activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+        bias_regularizer: as in ``Dense``.
+
+    Shape:
+        (N, D, H, W, C) -> (N, OD, OH, OW, F) (channels_last); kernel (KD, KH, KW, C, F).
+
+    Example:
+        >>> conv = Conv3D(8, 3, padding="same")
+        >>> conv(np.zeros((1, 4, 6, 6, 2), np.float32)).shape
+        (1, 4, 6, 6, 8)
+        >>> conv.count_params()
+        440
+    """
+
+    rank = 3
+    op = staticmethod(ops.conv3d)
+
+
+class _ConvTranspose(_Conv):
+    """Shared by the transposed convolution layers: ``output_padding``."""
+
+    transposed = True
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, **kw):
+        super().__init__(filters, kernel_size, strides=strides, padding=padding, **kw)
+        self.output_padding = (
+            None
+            if output_padding is None
+            else as_tuple(output_padding, "output_padding", self.rank, minimum=0)
         )
-        return from_channels_last(self.activate(y), self.data_format)
+        if self.output_padding is not None and any(
+            p >= s for p, s in zip(self.output_padding, self.strides)
+        ):
+            raise ValueError(
+                f"Expected `output_padding` below the strides {self.strides}. "
+                f"Received: output_padding={output_padding!r}"
+            )
+
+    def op_options(self):
+        return {**super().op_options(), "output_padding": self.output_padding}
 
     def parameter_counts(self):
         """This layer's parameters against the same map without weight sharing and without
@@ -136,15 +215,64 @@ class Conv2D(KernelLayer):
         }
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "filters": self.filters,
-            "kernel_size": list(self.kernel_size),
-            "strides": list(self.strides),
-            "padding": self.padding,
-            "data_format": self.data_format,
-            "dilation_rate": list(self.dilation_rate),
-        }
+        output_padding = None if self.output_padding is None else list(self.output_padding)
+        return {**super().get_config(), "output_padding": output_padding}
+
+
+@registry.register("layer", "Convolution2DTranspose")
+class Conv2DTranspose(_ConvTranspose):
+    """Transposed 2-D convolution: the adjoint of ``Conv2D``, which upsamples by its strides
+    (a decoder's or a U-Net's way back up).
+
+    Args:
+        filters: number of output channels F.
+        kernel_size: int or (KH, KW).
+        strides: int or pair.
+        padding: ``"valid"`` (output ``(H - 1) * SH + max(KH, SH)``) or ``"same"``
+            (output ``H * SH``), as Keras 3.
+        output_padding: None, or an int or pair below the strides: output
+            ``(H - 1) * SH + KH + ph`` (``"valid"``) or ``(H - 1) * SH + KH % 2 + ph``.
+        data_format, dilation_rate, activation, use_bias, kernel_initializer,
+        bias_initializer, kernel_regularizer, bias_regularizer: as in ``Conv2D``.
+
+    Shape:
+        (N, H, W, C) -> (N, OH, OW, F) (channels_last); kernel (KH, KW, F, C), bias (F,).
+
+    Example:
+        >>> up = Conv2DTranspose(4, 3, strides=2, padding="same")
+        >>> up(np.zeros((2, 5, 5, 8), np.float32)).shape
+        (2, 10, 10, 4)
+        >>> up.count_params()
+        292
+    """
+
+    op = staticmethod(ops.conv2d_transpose)
+
+
+@registry.register("layer", "Convolution3DTranspose")
+class Conv3DTranspose(_ConvTranspose):
+    """Transposed 3-D convolution: the adjoint of ``Conv3D``, the way back up a 3-D U-Net.
+
+    Args:
+        filters: number of output channels F.
+        kernel_size: int or (KD, KH, KW).
+        strides: int or three.
+        padding: ``"valid"`` or ``"same"`` (output ``D * SD``), as Keras 3.
+        output_padding: None, or an int or three below the strides.
+        data_format, dilation_rate, activation, use_bias, kernel_initializer,
+        bias_initializer, kernel_regularizer, bias_regularizer: as in ``Conv3D``.
+
+    Shape:
+        (N, D, H, W, C) -> (N, OD, OH, OW, F) (channels_last); kernel (KD, KH, KW, F, C).
+
+    Example:
+        >>> up = Conv3DTranspose(8, 3, strides=2, padding="same")
+        >>> up(np.zeros((1, 2, 3, 4, 16), np.float32)).shape
+        (1, 4, 6, 8, 8)
+    """
+
+    rank = 3
+    op = staticmethod(ops.conv3d_transpose)
 
 
 class _DepthwiseOptions(Layer):

@@ -8,27 +8,30 @@ from juanji.layers.base import (
     from_channels_last,
     to_channels_last,
 )
-from juanji.ops.conv import as_pair
+from juanji.ops.conv import as_tuple
 
 
-class _Pooling2D(Layer):
-    """Shared configuration of the windowed pooling layers."""
+class _Pooling(Layer):
+    """Shared configuration of the windowed pooling layers over ``rank`` spatial axes."""
 
     pool_op = None
+    rank = 2
 
     def __init__(
-        self, pool_size=(2, 2), strides=None, padding="valid", data_format="channels_last", **kwargs
+        self, pool_size=2, strides=None, padding="valid", data_format="channels_last", **kwargs
     ):
         super().__init__(**kwargs)
-        self.pool_size = as_pair(pool_size, "pool_size")
-        self.strides = self.pool_size if strides is None else as_pair(strides, "strides")
+        self.pool_size = as_tuple(pool_size, "pool_size", self.rank)
+        self.strides = (
+            self.pool_size if strides is None else as_tuple(strides, "strides", self.rank)
+        )
         self.padding = check_padding(padding, allowed=("valid", "same"))
         self.data_format = check_data_format(data_format)
 
     def build(self, input_shape):
-        if len(input_shape) != 4:
+        if len(input_shape) != self.rank + 2:
             raise ValueError(
-                f"{type(self).__name__} '{self.name}' expects 4-D input. "
+                f"{type(self).__name__} '{self.name}' expects {self.rank + 2}-D input. "
                 f"Received: x.shape={tuple(input_shape)}"
             )
 
@@ -50,7 +53,7 @@ class _Pooling2D(Layer):
 
 
 @registry.register("layer", "MaxPool2D")
-class MaxPooling2D(_Pooling2D):
+class MaxPooling2D(_Pooling):
     """The maximum of each window; small shifts of the input barely change it.
 
     Example:
@@ -62,7 +65,7 @@ class MaxPooling2D(_Pooling2D):
 
 
 @registry.register("layer", "AvgPool2D")
-class AveragePooling2D(_Pooling2D):
+class AveragePooling2D(_Pooling):
     """The mean of each window (padded cells excluded with ``padding="same"``).
 
     Example:
@@ -73,8 +76,35 @@ class AveragePooling2D(_Pooling2D):
     pool_op = staticmethod(ops.avg_pool2d)
 
 
-class _GlobalPooling2D(Layer):
+@registry.register("layer", "MaxPool3D")
+class MaxPooling3D(_Pooling):
+    """The maximum of each window of a volume.
+
+    Example:
+        >>> MaxPooling3D(2)(np.zeros((1, 4, 6, 6, 3), np.float32)).shape
+        (1, 2, 3, 3, 3)
+    """
+
+    pool_op = staticmethod(ops.max_pool3d)
+    rank = 3
+
+
+@registry.register("layer", "AvgPool3D")
+class AveragePooling3D(_Pooling):
+    """The mean of each window of a volume (padded cells excluded with ``padding="same"``).
+
+    Example:
+        >>> AveragePooling3D(2, padding="same")(np.zeros((1, 3, 5, 5, 2), np.float32)).shape
+        (1, 2, 3, 3, 2)
+    """
+
+    pool_op = staticmethod(ops.avg_pool3d)
+    rank = 3
+
+
+class _GlobalPooling(Layer):
     pool_op = None
+    rank = 2
 
     def __init__(self, data_format="channels_last", keepdims=False, **kwargs):
         super().__init__(**kwargs)
@@ -84,7 +114,7 @@ class _GlobalPooling2D(Layer):
     def call(self, x, training=False):
         y = type(self).pool_op(to_channels_last(x, self.data_format))  # (N, C)
         if self.keepdims:
-            y = ops.reshape(y, shape=(y.shape[0], 1, 1, y.shape[1]))
+            y = ops.reshape(y, shape=(y.shape[0], *(1,) * self.rank, y.shape[1]))
             y = from_channels_last(y, self.data_format)
         return y
 
@@ -93,7 +123,7 @@ class _GlobalPooling2D(Layer):
 
 
 @registry.register("layer", "GlobalAvgPool2D")
-class GlobalAveragePooling2D(_GlobalPooling2D):
+class GlobalAveragePooling2D(_GlobalPooling):
     """The mean of each channel over all positions: (N, H, W, C) -> (N, C).
 
     Example:
@@ -105,7 +135,7 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
 
 
 @registry.register("layer", "GlobalMaxPool2D")
-class GlobalMaxPooling2D(_GlobalPooling2D):
+class GlobalMaxPooling2D(_GlobalPooling):
     """The maximum of each channel over all positions: (N, H, W, C) -> (N, C).
 
     Example:
@@ -114,3 +144,29 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
     """
 
     pool_op = staticmethod(ops.global_max_pool2d)
+
+
+@registry.register("layer", "GlobalAvgPool3D")
+class GlobalAveragePooling3D(_GlobalPooling):
+    """The mean of each channel over all positions of a volume: (N, D, H, W, C) -> (N, C).
+
+    Example:
+        >>> GlobalAveragePooling3D()(np.ones((2, 3, 4, 4, 5), np.float32)).shape
+        (2, 5)
+    """
+
+    pool_op = staticmethod(ops.global_avg_pool3d)
+    rank = 3
+
+
+@registry.register("layer", "GlobalMaxPool3D")
+class GlobalMaxPooling3D(_GlobalPooling):
+    """The maximum of each channel over all positions of a volume: (N, D, H, W, C) -> (N, C).
+
+    Example:
+        >>> GlobalMaxPooling3D(keepdims=True)(np.ones((2, 3, 4, 4, 5), np.float32)).shape
+        (2, 1, 1, 1, 5)
+    """
+
+    pool_op = staticmethod(ops.global_max_pool3d)
+    rank = 3
