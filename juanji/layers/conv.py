@@ -123,6 +123,41 @@ class Conv2D(_Conv):
 
     op = staticmethod(ops.conv2d)
 
+    def parameter_counts(self):
+        """This layer's parameters against the same map without weight sharing and without
+        local receptive fields (the text's lesson on why convolutions are cheap).
+
+        Returns:
+            ``{"conv": KH*KW*C*F + F, "locally_connected": OH*OW*(KH*KW*C*F + F)`` (a kernel
+            of its own at each output position), ``"dense": H*W*C*OH*OW*F + OH*OW*F}`` (every
+            input to every output), ``"input": (H, W, C), "output": (OH, OW, F)``.
+
+        Raises:
+            ValueError: if the layer has not been built on an input yet.
+
+        Example:
+            >>> conv = Conv2D(4, 5)
+            >>> _ = conv(np.zeros((1, 28, 28, 1), np.float32))
+            >>> c = conv.parameter_counts()
+            >>> c["conv"], c["locally_connected"], c["dense"]
+            (104, 59904, 1808640)
+        """
+        if not self.built or self.output_shape is None:
+            raise ValueError(f"Conv2D '{self.name}' is not built: call it on an input first.")
+        shapes = [tuple(self._built_shape[1:]), tuple(self.output_shape[1:])]
+        if self.data_format == "channels_first":
+            shapes = [(s[1], s[2], s[0]) for s in shapes]
+        (height, width, channels), (out_h, out_w, filters) = shapes
+        per_filter = self.kernel_size[0] * self.kernel_size[1] * channels + self.use_bias
+        outputs = out_h * out_w * filters
+        return {
+            "conv": per_filter * filters,
+            "locally_connected": per_filter * outputs,
+            "dense": (height * width * channels + self.use_bias) * outputs,
+            "input": (height, width, channels),
+            "output": (out_h, out_w, filters),
+        }
+
 
 @registry.register("layer", "Convolution3D")
 class Conv3D(_Conv):
@@ -178,41 +213,6 @@ class _ConvTranspose(_Conv):
 
     def op_options(self):
         return {**super().op_options(), "output_padding": self.output_padding}
-
-    def parameter_counts(self):
-        """This layer's parameters against the same map without weight sharing and without
-        local receptive fields (the text's lesson on why convolutions are cheap).
-
-        Returns:
-            ``{"conv": KH*KW*C*F + F, "locally_connected": OH*OW*(KH*KW*C*F + F)`` (a kernel
-            of its own at each output position), ``"dense": H*W*C*OH*OW*F + OH*OW*F}`` (every
-            input to every output), ``"input": (H, W, C), "output": (OH, OW, F)``.
-
-        Raises:
-            ValueError: if the layer has not been built on an input yet.
-
-        Example:
-            >>> conv = Conv2D(4, 5)
-            >>> _ = conv(np.zeros((1, 28, 28, 1), np.float32))
-            >>> c = conv.parameter_counts()
-            >>> c["conv"], c["locally_connected"], c["dense"]
-            (104, 59904, 1808640)
-        """
-        if not self.built or self.output_shape is None:
-            raise ValueError(f"Conv2D '{self.name}' is not built: call it on an input first.")
-        shapes = [tuple(self._built_shape[1:]), tuple(self.output_shape[1:])]
-        if self.data_format == "channels_first":
-            shapes = [(s[1], s[2], s[0]) for s in shapes]
-        (height, width, channels), (out_h, out_w, filters) = shapes
-        per_filter = self.kernel_size[0] * self.kernel_size[1] * channels + self.use_bias
-        outputs = out_h * out_w * filters
-        return {
-            "conv": per_filter * filters,
-            "locally_connected": per_filter * outputs,
-            "dense": (height * width * channels + self.use_bias) * outputs,
-            "input": (height, width, channels),
-            "output": (out_h, out_w, filters),
-        }
 
     def get_config(self):
         output_padding = None if self.output_padding is None else list(self.output_padding)
