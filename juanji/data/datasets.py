@@ -88,10 +88,11 @@ def _fetch(url, timeout):
     return data
 
 
-def _verify(data, sha256):
-    """Check the SHA-256 of ``data``'s content (decompressed when it is gzip)."""
+def _verify(data, sha256, whole_file=False):
+    """Check the SHA-256 of ``data``'s content (decompressed when it is gzip), or of the
+    bytes as they are with ``whole_file``."""
     content = data
-    if data[:2] == b"\x1f\x8b":
+    if data[:2] == b"\x1f\x8b" and not whole_file:
         try:
             content = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as e:
@@ -101,7 +102,7 @@ def _verify(data, sha256):
         raise _MirrorFailure(f"checksum mismatch: expected sha256 {sha256}, got {digest}")
 
 
-def download_file(filename, folder, *, sha256, mirrors, timeout=60):
+def download_file(filename, folder, *, sha256, mirrors, timeout=60, whole_file=False):
     """Download ``filename`` from the first mirror that serves it intact, atomically.
 
     Each mirror is tried in turn (the URL is the mirror followed by ``filename``); a body is
@@ -114,6 +115,8 @@ def download_file(filename, folder, *, sha256, mirrors, timeout=60):
         sha256: the expected hex SHA-256 of the file's uncompressed content.
         mirrors: base URLs to try in order.
         timeout: seconds to wait on each connection.
+        whole_file: check the SHA-256 of the file as served (a ``.tar.gz`` whose published
+            checksum is that of the compressed archive) rather than of its content.
 
     Returns:
         The path of the verified file.
@@ -127,7 +130,7 @@ def download_file(filename, folder, *, sha256, mirrors, timeout=60):
         url = f"{mirror.rstrip('/')}/{filename}"
         try:
             data = _fetch(url, timeout)
-            _verify(data, sha256)
+            _verify(data, sha256, whole_file)
         except _MirrorFailure as e:
             attempts.append(f"    {url}: {e}")
             continue
