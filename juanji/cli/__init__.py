@@ -197,7 +197,7 @@ def _load_model(path, compile=False):
         return load_model(path, compile=compile)
     except FileNotFoundError:
         raise UsageError(f"no model file at '{path}'") from None
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, ImportError) as error:  # ImportError: no h5py
         raise UsageError(f"cannot load model '{path}': {error}") from None
 
 

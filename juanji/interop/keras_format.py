@@ -514,6 +514,8 @@ def _layer_spec(entry, index):
         raise _Refused(
             f"{where} holds Python code to run; juanji never executes code from a model file"
         )
+    if class_name in ("Sequential", "Functional", "Model"):
+        raise _Refused(f"{where}: juanji does not map a model nested inside another")
     module, registered = entry.get("module"), entry.get("registered_name")
     if module != "keras.layers" or registered not in (None, class_name):
         raise _Refused(

@@ -277,3 +277,16 @@ def test_corrupt_config_json(tmp_path):
 def test_the_watch_sees_code_run():
     with pytest.raises(AssertionError, match="exec"), _nothing_runs():
         exec("1 + 1")
+
+
+def test_the_command_line_reads_keras_files(tmp_path, capsys):
+    from juanji import cli
+
+    assert cli.main(["summary", str(KERAS_CNN)]) == 0
+    assert "conv_b (Conv2D)" in capsys.readouterr().out
+    function = {"class_name": "__lambda__", "config": {"code": _LAMBDA_CODE}}
+    lam = _entry("Lambda", {"name": "doubling", "function": function, "arguments": {}})
+    path = _keras_file(tmp_path / "lambda.keras", [_input((4,)), lam])
+    assert cli.main(["summary", str(path)]) == cli.EXIT_ERROR
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("juanji: error: ") and "'doubling'" in err[0]
