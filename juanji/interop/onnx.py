@@ -665,12 +665,13 @@ def _plan_folds(signature):
     producers = {node.output: node for node in nodes}
     uses = Counter(key for node in nodes for key in node.inputs)
     uses.update(key for key, _ in signature.outputs)
+    calls = Counter(id(node.layer) for node in nodes)  # a shared layer is left as it is
     folds = {}
     for node in nodes:
-        if type(node.layer) is not BatchNormalization:
+        if type(node.layer) is not BatchNormalization or calls[id(node.layer)] != 1:
             continue
         before = producers.get(node.inputs[0])
-        if before is None or uses[node.inputs[0]] != 1:
+        if before is None or uses[node.inputs[0]] != 1 or calls[id(before.layer)] != 1:
             continue
         layer = before.layer
         foldable = (type(layer) is Dense) or (

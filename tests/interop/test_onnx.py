@@ -294,6 +294,16 @@ def test_a_functional_residual_net(tmp_path):
     assert ops.count("Add") >= 2 and ops.count("Transpose") == 1, ops  # NHWC in, NCHW after
 
 
+def test_shared_layers(tmp_path):
+    """A convolution and a batch norm each called twice: neither may be folded into one call."""
+    x = Input((5, 5, 2))
+    conv, norm = Conv2D(2, 3, padding="same"), BatchNormalization()
+    a = norm(conv(x))
+    b = norm(conv(Activation("tanh")(a)))
+    c = conv(Activation("relu")(b))
+    _export_and_compare(_randomize(Functional(x, Flatten()(Add()([a, b, c])))), tmp_path)
+
+
 def test_several_inputs_and_outputs(tmp_path):
     image, extra = Input((4, 5, 2), name="image"), Input((3,), name="extra")
     h = Flatten()(Conv2D(2, 2, activation="tanh")(image))
