@@ -451,16 +451,57 @@ def _group_normalization(a):
     )
 
 
-def _plain(juanji_name, **defaults):
-    """A layer whose Keras arguments are juanji's, with JSON values juanji checks itself."""
+def _plain(juanji_name, channels_last=False, **defaults):
+    """A layer whose Keras arguments are juanji's, with JSON values juanji checks itself;
+    ``channels_last``: Keras's data_format must be that, juanji's layer having none."""
 
     def mapping(a):
+        if channels_last:
+            a.choice("data_format", ("channels_last",), "channels_last")
         kwargs = {key: a.take(key, default) for key, default in defaults.items()}
         return a.done(_Spec(juanji_name, kwargs))
 
     return mapping
 
 
+def _resizing(a):
+    a.choice("data_format", ("channels_last",), "channels_last")
+    a.none("pad_to_aspect_ratio", "antialias")
+    a.take("fill_mode")  # used only to pad to the aspect ratio
+    a.take("fill_value")
+    kwargs = {
+        "height": a.int("height"),
+        "width": a.int("width"),
+        "interpolation": a.choice("interpolation", ("bilinear", "nearest"), "bilinear"),
+        "crop_to_aspect_ratio": a.choice("crop_to_aspect_ratio", (True, False), False),
+    }
+    return a.done(_Spec("Resizing", kwargs))
+
+
+def _normalization(a):
+    axis = a.take("axis", -1)
+    kwargs = {
+        "axis": axis,
+        "mean": a.take("mean"),
+        "variance": a.take("variance"),
+        "invert": a.choice("invert", (True, False), False),
+    }
+    if kwargs["mean"] is not None:  # given statistics: no variables in the file
+        return a.done(_Spec("Normalization", kwargs))
+    kept = None if axis is None else [axis] if isinstance(axis, int) else axis
+    if kept is not None and not all(isinstance(n, int) and not isinstance(n, bool) for n in kept):
+        raise _Refused(f"{a.where}: expected int axes, got axis={axis!r}")
+
+    def shapes(kw, input_shape):
+        rank = len(input_shape)
+        stats = () if kept is None else tuple(input_shape[n % rank] for n in sorted(kept))
+        return stats, stats, ()  # adapted mean and variance, and Keras's sample count
+
+    return a.done(_Spec("Normalization", kwargs, ("mean", "variance", None), shapes))
+
+
+_AFFINE = {"fill_mode": "reflect", "interpolation": "bilinear", "seed": None, "fill_value": 0.0}
+_INTENSITY = {"value_range": [0, 255], "seed": None}
 _MERGES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
 _SPATIAL = {"data_format": "channels_last"}
 
@@ -497,6 +538,18 @@ LAYERS = {
     "UpSampling2D": _plain("UpSampling2D", size=2, interpolation="nearest", **_SPATIAL),
     "UpSampling3D": _plain("UpSampling3D", size=2, **_SPATIAL),
     "SpatialDropout2D": _plain("SpatialDropout2D", rate=0.5, seed=None, **_SPATIAL),
+    "Rescaling": _plain("Rescaling", scale=1.0, offset=0.0),
+    "Resizing": _resizing,
+    "CenterCrop": _plain("CenterCrop", True, height=None, width=None),
+    "Normalization": _normalization,
+    "RandomFlip": _plain("RandomFlip", True, mode="horizontal_and_vertical", seed=None),
+    "RandomRotation": _plain("RandomRotation", True, factor=None, **_AFFINE),
+    "RandomTranslation": _plain(
+        "RandomTranslation", True, height_factor=None, width_factor=None, **_AFFINE
+    ),
+    "RandomZoom": _plain("RandomZoom", True, height_factor=None, width_factor=None, **_AFFINE),
+    "RandomContrast": _plain("RandomContrast", True, factor=None, **_INTENSITY),
+    "RandomBrightness": _plain("RandomBrightness", True, factor=None, **_INTENSITY),
 }
 _NEEDS_INPUT_SHAPE = {"BatchNormalization"}
 _RUNS_CODE = {"Lambda", "TorchModuleWrapper", "JaxLayer", "FlaxLayer", "TFSMLayer"}
@@ -703,8 +756,8 @@ def _hard_member(h5py, group, key, kind, where):
 
 def _check_dataset(dataset, where):
     """Refuse a weight array that is not plain float data of bounded declared size."""
-    if dataset.dtype.kind != "f" or dataset.dtype.itemsize > 8:
-        raise _Refused(f"{where} holds {dataset.dtype}, not floating-point numbers")
+    if dataset.dtype.kind not in "fiu" or dataset.dtype.itemsize > 8:
+        raise _Refused(f"{where} holds {dataset.dtype}, not numbers")
     if dataset.size > MAX_ARRAY_VALUES:
         raise _Refused(
             f"{where} declares {dataset.size} values (shape {dataset.shape}), more than the "
@@ -774,12 +827,21 @@ class _Builder:
             for weight, dataset, shape in zip(
                 spec.weights, found, spec.shapes(spec.kwargs, inputs.shape)
             ):
+                if weight is not None and dataset.dtype.kind != "f":
+                    raise ModelFileError(
+                        f"{where}: the {weight} of layer '{name}' holds {dataset.dtype}, not "
+                        "floating-point numbers."
+                    )
                 if tuple(dataset.shape) != tuple(shape):
                     raise ModelFileError(
                         f"{where}: the {weight} of layer '{name}' has shape "
                         f"{tuple(dataset.shape)}; its configuration gives {tuple(shape)}."
                     )
-        self.arrays[name] = dict(zip(spec.weights, (np.asarray(d[()]) for d in found)))
+        self.arrays[name] = {
+            weight: np.asarray(dataset[()])
+            for weight, dataset in zip(spec.weights, found)
+            if weight is not None  # a variable juanji has no use for (Keras's counts)
+        }
 
     def sequential(self):
         names = list(self.architecture.specs)
@@ -887,5 +949,9 @@ def load_keras(path, compile=False):
         raise ModelFileError(f"'{path}' is corrupt: cannot read {WEIGHTS} ({error}).") from None
     for name, layer in layers.items():
         given = builder.arrays.get(name, {})
-        layer.set_weights([given.get(w.name.rsplit("/", 1)[-1], w.data) for w in layer.weights])
+        # NOTE: shapes were checked against Keras's layout; juanji may keep size-1 axes
+        # (Normalization's statistics), so each array takes its weight's shape.
+        layer.set_weights(
+            [given.get(w.name.rsplit("/", 1)[-1], w.data).reshape(w.shape) for w in layer.weights]
+        )
     return model

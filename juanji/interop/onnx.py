@@ -58,6 +58,19 @@ from juanji.layers import (
     ZeroPadding2D,
     ZeroPadding3D,
 )
+from juanji.layers.preprocessing import (
+    CenterCrop,
+    Normalization,
+    RandomBrightness,
+    RandomContrast,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Rescaling,
+    Resizing,
+    _crop_box,
+)
 from juanji.layers.symbolic import InputLayer, Operator
 from juanji.ops.conv import conv_padding
 
@@ -527,38 +540,94 @@ def _zero_padding(g, layer, inputs, shape):
     return x._replace(name=g.op("Pad", [x.name, pads], layer.name), shape=shape)
 
 
-def _cropping(g, layer, inputs, shape):
-    x = inputs[0]
-    axes = list(_spatial_axes(layer, len(x.shape)))
-    starts = [b for b, _ in layer.cropping]
-    ends = [x.shape[axis] - a for axis, (_, a) in zip(axes, layer.cropping)]
+def _slice(g, x, box, hint):
+    """``x`` cut to ``box``: ``{juanji axis: (start, stop)}``."""
+    axes = sorted(box)
     names = [
         x.name,
-        g.constant(np.array(starts, np.int64), f"{layer.name}_starts"),
-        g.constant(np.array(ends, np.int64), f"{layer.name}_ends"),
-        g.constant(np.array([x.perm.index(a) for a in axes], np.int64), f"{layer.name}_axes"),
+        g.constant(np.array([box[a][0] for a in axes], np.int64), f"{hint}_starts"),
+        g.constant(np.array([box[a][1] for a in axes], np.int64), f"{hint}_ends"),
+        g.constant(np.array([x.perm.index(a) for a in axes], np.int64), f"{hint}_axes"),
     ]
-    return x._replace(name=g.op("Slice", names, layer.name), shape=shape)
+    return g.op("Slice", names, hint)
+
+
+def _resize(g, x, sizes, interpolation, hint):
+    """``x`` resampled to ``sizes`` (``{juanji axis: length}``) as juanji's ``ops.resize``:
+    half-pixel centres, bilinear or nearest (rounding half up), no antialiasing."""
+    dims = [sizes.get(axis, x.shape[axis]) for axis in x.perm[1:]]  # ONNX order, after N
+    shape = g.op("Shape", [x.name], f"{hint}_shape")
+    first = [g.constant(np.array([i], np.int64), f"{hint}_{i}") for i in (0, 1)]
+    batch = g.op("Slice", [shape, *first], f"{hint}_batch")
+    rest = g.constant(np.array(dims, np.int64), f"{hint}_dims")
+    full = g.op("Concat", [batch, rest], f"{hint}_sizes", axis=0)
+    if interpolation == "bilinear":
+        modes = {"mode": "linear"}
+    else:
+        modes = {"mode": "nearest", "nearest_mode": "round_prefer_ceil"}
+    return g.op(
+        "Resize", [x.name, "", "", full], hint, coordinate_transformation_mode="half_pixel", **modes
+    )
+
+
+def _cropping(g, layer, inputs, shape):
+    x = inputs[0]
+    axes = _spatial_axes(layer, len(x.shape))
+    box = {a: (b, x.shape[a] - e) for a, (b, e) in zip(axes, layer.cropping)}
+    return x._replace(name=_slice(g, x, box, layer.name), shape=shape)
 
 
 def _upsampling(g, layer, inputs, shape):
     x = inputs[0]
-    rank = len(x.shape)
-    if layer.interpolation != "nearest":
-        raise _cannot(layer, f"only nearest upsampling converts, not {layer.interpolation!r}")
-    scales = [1.0] * rank
-    for axis, factor in zip(_spatial_axes(layer, rank), layer.size):
-        scales[x.perm.index(axis)] = float(factor)
-    names = [x.name, "", g.constant(np.array(scales, np.float32), f"{layer.name}_scales")]
-    y = g.op(
-        "Resize",
-        names,
-        layer.name,
-        mode="nearest",
-        coordinate_transformation_mode="asymmetric",
-        nearest_mode="floor",  # each output cell copies input cell floor(i / factor)
+    axes = _spatial_axes(layer, len(x.shape))
+    sizes = {a: x.shape[a] * f for a, f in zip(axes, layer.size)}
+    return x._replace(name=_resize(g, x, sizes, layer.interpolation, layer.name), shape=shape)
+
+
+def _rescaling(g, layer, inputs, shape):
+    x = inputs[0]
+    y = g.op("Mul", [x.name, g.constant(layer.scale, f"{layer.name}_scale")], layer.name)
+    if layer.offset:
+        y = g.op("Add", [y, g.constant(layer.offset, f"{layer.name}_offset")], layer.name)
+    return x._replace(name=y)
+
+
+def _normalization(g, layer, inputs, shape):
+    x = inputs[0]
+    mean = layer.mean.data[None]  # (1, ...) in juanji's layout, laid out as x in ONNX
+    std = np.maximum(np.sqrt(layer.variance.data), 1e-7)[None]
+    mean, std = (
+        g.constant(np.transpose(a, x.perm), f"{layer.name}_{n}")
+        for a, n in ((mean, "mean"), (std, "std"))
     )
-    return x._replace(name=y, shape=shape)
+    if layer.invert:
+        y = g.op("Add", [g.op("Mul", [x.name, std], f"{layer.name}_s"), mean], layer.name)
+    else:
+        y = g.op("Div", [g.op("Sub", [x.name, mean], f"{layer.name}_c"), std], layer.name)
+    return x._replace(name=y)
+
+
+def _resizing(g, layer, inputs, shape):
+    x = inputs[0]
+    target = (layer.height, layer.width)
+    if layer.crop_to_aspect_ratio:
+        top, left, height, width = _crop_box(x.shape[1:3], target)
+        name = _slice(g, x, {1: (top, top + height), 2: (left, left + width)}, f"{layer.name}_c")
+        x = _Value(name, (None, height, width, x.shape[3]), x.perm)
+    y = _resize(g, x, {1: target[0], 2: target[1]}, layer.interpolation, layer.name)
+    return _Value(y, shape, x.perm)
+
+
+def _center_crop(g, layer, inputs, shape):
+    x = inputs[0]
+    (H, W), (h, w) = x.shape[1:3], (layer.height, layer.width)
+    if H >= h and W >= w:
+        box = {1: ((H - h) // 2, (H - h) // 2 + h), 2: ((W - w) // 2, (W - w) // 2 + w)}
+        return x._replace(name=_slice(g, x, box, layer.name), shape=shape)
+    top, left, height, width = _crop_box((H, W), (h, w))
+    name = _slice(g, x, {1: (top, top + height), 2: (left, left + width)}, f"{layer.name}_c")
+    x = _Value(name, (None, height, width, x.shape[3]), x.perm)
+    return _Value(_resize(g, x, {1: h, 2: w}, "bilinear", layer.name), shape, x.perm)
 
 
 CONVERTERS = {
@@ -599,6 +668,22 @@ CONVERTERS = {
     SeparableConv2D: _separable_conv,
     LayerNormalization: _layer_norm,
     GroupNormalization: _group_norm,
+    Rescaling: _rescaling,
+    Normalization: _normalization,
+    Resizing: _resizing,
+    CenterCrop: _center_crop,
+    # The random augmentations are the identity in inference.
+    **dict.fromkeys(
+        (
+            RandomFlip,
+            RandomRotation,
+            RandomTranslation,
+            RandomZoom,
+            RandomContrast,
+            RandomBrightness,
+        ),
+        _passthrough,
+    ),
 }
 
 

@@ -83,6 +83,7 @@ def test_a_functional_keras_model_with_two_outputs():
     assert type(model).__name__ == "Functional" and model.output_names == ["label", "box"]
     kinds = {type(layer).__name__ for layer in model.layers}
     assert {"Add", "Concatenate", "DepthwiseConv2D", "SeparableConv2D", "UpSampling2D"} <= kinds
+    assert {"Rescaling", "Normalization", "RandomFlip", "Resizing", "CenterCrop"} <= kinds
     label, box = model.predict(stored["x"])
     np.testing.assert_allclose(label, stored["y0"], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(box, stored["y1"], rtol=1e-5, atol=1e-5)
