@@ -593,15 +593,19 @@ class BackupAndRestore(Callback):
 
     Args:
         backup_dir: the folder of the backup (created if needed).
-        delete_checkpoint: delete the backup when training ends.
+        delete_checkpoint: delete the backup when training ends. Pass False when the final
+            model is saved after ``fit`` returns, and delete the backup once it is on disk:
+            otherwise a crash between the two leaves neither.
+        extra: JSON values stored in every backup (e.g. a digest of the run's options).
     """
 
-    def __init__(self, backup_dir, delete_checkpoint=True):
+    def __init__(self, backup_dir, delete_checkpoint=True, extra=None):
         super().__init__()
         if not isinstance(backup_dir, (str, os.PathLike)) or not os.fspath(backup_dir):
             raise ValueError(f"Expected a folder path. Received: backup_dir={backup_dir!r}")
         self.backup_dir = os.fspath(backup_dir)
         self.delete_checkpoint = delete_checkpoint
+        self.extra = dict(extra or {})
         self.path = os.path.join(self.backup_dir, "backup.juanji")
 
     def on_train_begin(self, logs=None):
@@ -613,7 +617,7 @@ class BackupAndRestore(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         extra = {"finished_epochs": epoch + 1, "rng_state": backend.rng().bit_generator.state}
-        saving.save_model(self.model, self.path, extra=extra)
+        saving.save_model(self.model, self.path, extra={**self.extra, **extra})
 
     def on_train_end(self, logs=None):
         if self.delete_checkpoint and os.path.exists(self.path):

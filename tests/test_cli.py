@@ -195,7 +195,7 @@ def _interrupting(monkeypatch, epoch, step):
     monkeypatch.setattr(
         cli,
         "_training_callbacks",
-        lambda run_dir, resume: [*original(run_dir, resume), _Interrupt(epoch, step)],
+        lambda *args: [*original(*args), _Interrupt(epoch, step)],
     )
 
 
@@ -369,7 +369,9 @@ def bad_files(tmp_path_factory, run_dir):
         (["train", "--out", "{bad}", "--optimizer", "nope"], ["Unknown optimizer 'nope'"]),
         (["train", "--resume"], ["--resume needs --out"]),
         (["train", "--resume", "--out", "{bad}"], ["nothing to resume"]),
-        (["train", "--resume", "--out", "{run}", "--epochs", "3"], ["--epochs"]),
+        (["train", "--resume", "--out", "{run}", "--epochs", "2"], ["--epochs 2", "at epoch 2"]),
+        (["train", "--resume", "--out", "{run}"], ["finished", "--epochs N"]),
+        (["train", "--resume", "--out", "{run}", "--seed", "3"], ["do not pass --seed"]),
         (["train", "--out", "{run}"], ["already holds a run"]),
         (["run-keras1", "{bad}/missing.py"], ["no script"]),
         ([], ["COMMAND"]),

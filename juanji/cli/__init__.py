@@ -14,15 +14,20 @@
 
 A training run writes into its folder: ``args.json`` (the options, reused by ``--resume``),
 ``model.juanji``, ``history.csv`` and ``history.json``, ``metrics.json``, ``report.html``
-with its figures, and while it runs ``backup/`` (the last finished epoch).
+with its figures, and while it runs ``backup/`` (the last finished epoch, removed once all
+the rest is written) and ``.lock`` (held by the running process: a second run into the same
+folder is refused).
 
 Errors that a user can fix (a missing file, an unknown dataset, an unreadable image or
 model) print one line ``juanji: error: ...`` on stderr and exit with status 2.
 """
 
 import argparse
+import contextlib
 import csv
 import importlib
+import io
+import itertools
 import json
 import os
 import sys
@@ -35,9 +40,9 @@ import numpy as np
 from scipy import ndimage
 
 import juanji
-from juanji import backend, callbacks, optimizers, report, saving, zoo
+from juanji import backend, callbacks, optimizers, report, runs, saving, zoo
 from juanji.data.images import image_dataset_from_directory, img_to_array, load_img
-from juanji.data.utils import to_categorical, train_test_split
+from juanji.data.utils import atomic_write, to_categorical, train_test_split
 from juanji.datasets import digits, mnist
 from juanji.models import load_model
 from juanji.preprocessing.image import ImageDataGenerator
@@ -209,14 +214,15 @@ def _class_names(path, model):
 
 # --- train -------------------------------------------------------------------------------
 def _run_dir(args):
+    """``--out``, or a new folder ``runs/<timestamp>[.n]`` (created: two runs never share)."""
     if args.out:
         return Path(args.out)
-    run_dir = Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    suffix = 1
-    while run_dir.exists():
-        run_dir = run_dir.with_name(f"{run_dir.name.split('.')[0]}.{suffix}")
-        suffix += 1
-    return run_dir
+    base = Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    for suffix in itertools.count():
+        run_dir = base.with_name(f"{base.name}.{suffix}") if suffix else base
+        with contextlib.suppress(FileExistsError):
+            run_dir.mkdir(parents=True)
+            return run_dir
 
 
 def _resolved_options(args):
@@ -255,28 +261,35 @@ def _train_options(args, run_dir):
     if args.resume:
         if not args.out:
             raise UsageError("--resume needs --out RUN_DIR, the folder of the interrupted run")
-        given = [f"--{n.replace('_', '-')}" for n in TRAIN_OPTIONS if getattr(args, n) is not None]
+        given = [
+            f"--{n.replace('_', '-')}"
+            for n in TRAIN_OPTIONS
+            if n != "epochs" and getattr(args, n) is not None
+        ]
         if given:
             raise UsageError(
                 f"--resume reuses the options in {saved}; do not pass {', '.join(given)}"
             )
         if not saved.is_file():
             raise UsageError(f"nothing to resume: no run in '{run_dir}' ({saved} is missing)")
-        if not (run_dir / "backup" / "backup.juanji").is_file():
-            raise UsageError(
-                f"nothing to resume in '{run_dir}': it has no backup (the run "
-                "finished, or was stopped before its first epoch ended)"
-            )
-        return json.loads(saved.read_text())
+        options = json.loads(saved.read_text())
+        runs.resume_source(run_dir, options, args.epochs)
+        if args.epochs is not None:
+            options["epochs"] = args.epochs
+            _write_json(saved, options)
+        return options
     if (run_dir / "model.juanji").exists() or (run_dir / "backup").exists():
         raise UsageError(
             f"'{run_dir}' already holds a run; choose another --out, or pass "
             "--resume to continue it"
         )
     options = _resolved_options(args)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    saved.write_text(json.dumps(options, indent=1) + "\n")
+    _write_json(saved, options)
     return options
+
+
+def _write_json(path, value):
+    atomic_write(path, (json.dumps(value, indent=1) + "\n").encode())
 
 
 def build_model(options, input_shape, num_classes):
@@ -295,11 +308,14 @@ def build_model(options, input_shape, num_classes):
     return model
 
 
-def _training_callbacks(run_dir, resume):
-    """The callbacks of a run: the history file, then the backup that ``--resume`` uses."""
+def _training_callbacks(run_dir, resume, options):
+    """The callbacks of a run: the history file, then the backup that ``--resume`` uses
+    (kept until the run's files are all written, and recording its options)."""
     return [
         callbacks.CSVLogger(run_dir / "history.csv", append=resume),
-        callbacks.BackupAndRestore(run_dir / "backup"),
+        callbacks.BackupAndRestore(
+            run_dir / "backup", delete_checkpoint=False, extra=runs.backup_record(options)
+        ),
     ]
 
 
@@ -325,10 +341,11 @@ def _truncate_history(path, epochs):
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         fields, rows = reader.fieldnames, [r for r in reader if int(r["epoch"]) < epochs]
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, text.getvalue().encode())
 
 
 def _fit(model, data, options, run_dir, resume, verbose):
@@ -340,7 +357,7 @@ def _fit(model, data, options, run_dir, resume, verbose):
     x_fit, y_fit = data.x_train[:cut], y[:cut]
     validation = (data.x_train[cut:], y[cut:]) if cut < len(data.x_train) else None
     gradient_flow = GradientFlow(x_fit[:GRADIENT_FLOW_SAMPLES], y_fit[:GRADIENT_FLOW_SAMPLES])
-    cbs = [*_training_callbacks(run_dir, resume), gradient_flow]
+    cbs = [*_training_callbacks(run_dir, resume, options), gradient_flow]
     fit_args = {
         "epochs": options["epochs"],
         "validation_data": validation,
@@ -401,8 +418,14 @@ def _evaluate_run(model, data, options, seconds, epochs_run, n_fit):
 
 
 def cmd_train(args):
-    """`juanji train`: fit a zoo model on a dataset and write the run folder."""
+    """`juanji train`: fit a zoo model on a dataset and write the run folder, holding the
+    folder's lock throughout (a second run into it is refused)."""
     run_dir = _run_dir(args)
+    with runs.locked(run_dir):
+        return _train(args, run_dir)
+
+
+def _train(args, run_dir):
     options = _train_options(args, run_dir)
     backend.set_seed(options["seed"])
     size, channels = options["image_size"], _CHANNELS[options["color_mode"]]
@@ -428,13 +451,15 @@ def cmd_train(args):
         print(file=sys.stderr)
         print(_interrupted(run_dir), file=sys.stderr)
         return EXIT_INTERRUPTED
-    if (run_dir / "backup").is_dir() and not any((run_dir / "backup").iterdir()):
-        (run_dir / "backup").rmdir()
-    saving.save_model(model, run_dir / "model.juanji", extra={"class_names": data.class_names})
+    backup = run_dir / "backup" / "backup.juanji"
+    state = saving.read_extra(backup) if backup.is_file() else {}  # what --epochs extends
+    saving.save_model(
+        model, run_dir / "model.juanji", extra={**state, "class_names": data.class_names}
+    )
     history = _read_history(run_dir / "history.csv")
-    (run_dir / "history.json").write_text(json.dumps(history, indent=1) + "\n")
+    _write_json(run_dir / "history.json", history)
     metrics, probabilities = _evaluate_run(model, data, options, seconds, epochs_run, n_fit)
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    _write_json(run_dir / "metrics.json", metrics)
     page = report.write_report(
         run_dir,
         model,
@@ -451,6 +476,10 @@ def cmd_train(args):
         f" - {seconds:.1f} s ({metrics['train_samples_per_s']:.0f} samples/s)"
     )
     print(f"model: {run_dir / 'model.juanji'}\nreport: {page}")
+    # Only now, with every file of the run written, is the backup no longer needed.
+    backup.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        backup.parent.rmdir()
     return 0
 
 
@@ -606,7 +635,8 @@ def _train_parser(sub):
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue the interrupted run in --out from its last finished epoch",
+        help="continue the interrupted run in --out from its last finished epoch (with "
+        "--epochs N: train a finished run on to N epochs)",
     )
     p.add_argument(
         "--verbose",
