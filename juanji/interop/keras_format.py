@@ -218,7 +218,8 @@ def _kernel_options(a, spec_name, kwargs, kernel_shape):
 
     def shapes(kwargs, input_shape):
         kernel = kernel_shape(kwargs, input_shape)
-        return (kernel, kernel[-1:])[: len(weights)]
+        units = kwargs.get("units", kwargs.get("filters"))  # the bias's one entry per output
+        return (kernel, (units,))[: len(weights)]
 
     return a.done(_Spec(spec_name, kwargs, weights, shapes))
 
@@ -232,26 +233,47 @@ def _data_format(a):
     return a.choice("data_format", ("channels_last", "channels_first"), "channels_last")
 
 
-def _conv2d(a):
-    a.choice("groups", (1,), 1)
-    kwargs = {
-        "filters": a.int("filters"),
-        "kernel_size": a.ints("kernel_size"),
-        "strides": a.ints("strides", [1, 1]),
-        "padding": a.choice("padding", ("valid", "same"), "valid"),
-        "data_format": _data_format(a),
-        "dilation_rate": a.ints("dilation_rate", [1, 1]),
-    }
+def _conv(juanji_name, rank, transposed=False):
+    """Conv2D/3D and their transposes; a transposed kernel is (K..., F, C) in both."""
 
-    def kernel_shape(kw, shape):
-        channels = shape[1] if kw["data_format"] == "channels_first" else shape[-1]
-        return (*_pair(kw["kernel_size"]), channels, kw["filters"])
+    def mapping(a):
+        a.choice("groups", (1,), 1)
+        ones = [1] * rank
+        kwargs = {
+            "filters": a.int("filters"),
+            "kernel_size": a.ints("kernel_size"),
+            "strides": a.ints("strides", ones),
+            "padding": a.choice("padding", ("valid", "same"), "valid"),
+            "data_format": _data_format(a),
+            "dilation_rate": a.ints("dilation_rate", ones),
+        }
+        if transposed:
+            padding = a.take("output_padding")
+            kwargs["output_padding"] = None if padding is None else _nonnegative_ints(a, padding)
 
-    return _kernel_options(a, "Conv2D", kwargs, kernel_shape)
+        def kernel_shape(kw, shape):
+            channels = _channels(kw, shape)
+            pair = (kw["filters"], channels) if transposed else (channels, kw["filters"])
+            return (*_per_axis(kw["kernel_size"], rank), *pair)
+
+        return _kernel_options(a, juanji_name, kwargs, kernel_shape)
+
+    return mapping
 
 
-def _pair(values):
-    return tuple(values) * 2 if len(values) == 1 else tuple(values)
+def _nonnegative_ints(a, value):
+    """``value`` (an int or list of ints >= 0) as given, else refused."""
+    values = [value] if isinstance(value, int) else value
+    if not isinstance(values, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values
+    ):
+        raise _Refused(f"{a.where}: expected ints >= 0, got {value!r}")
+    return value
+
+
+def _per_axis(values, rank):
+    """One entry per spatial axis, from one for all or one each."""
+    return tuple(values) * rank if len(values) == 1 else tuple(values)
 
 
 def _pooling(juanji_name):
@@ -398,7 +420,7 @@ def _depthwise_conv2d(a):
 
     def shapes(kw, input_shape):
         c, m = _channels(kw, input_shape), kw["depth_multiplier"]
-        return ((*_pair(kw["kernel_size"]), c, m), (c * m,))[: len(weights)]
+        return ((*_per_axis(kw["kernel_size"], 2), c, m), (c * m,))[: len(weights)]
 
     return a.done(_Spec("DepthwiseConv2D", kwargs, weights, shapes))
 
@@ -413,7 +435,7 @@ def _separable_conv2d(a):
 
     def shapes(kw, input_shape):
         c, m, f = _channels(kw, input_shape), kw["depth_multiplier"], kw["filters"]
-        return ((*_pair(kw["kernel_size"]), c, m), (1, 1, c * m, f), (f,))[: len(weights)]
+        return ((*_per_axis(kw["kernel_size"], 2), c, m), (1, 1, c * m, f), (f,))[: len(weights)]
 
     return a.done(_Spec("SeparableConv2D", kwargs, weights, shapes))
 
@@ -509,11 +531,21 @@ _SPATIAL = {"data_format": "channels_last"}
 LAYERS = {
     "InputLayer": _input_layer,
     "Dense": _dense,
-    "Conv2D": _conv2d,
-    "MaxPooling2D": _pooling("MaxPooling2D"),
-    "AveragePooling2D": _pooling("AveragePooling2D"),
-    "GlobalAveragePooling2D": _global_pooling("GlobalAveragePooling2D"),
-    "GlobalMaxPooling2D": _global_pooling("GlobalMaxPooling2D"),
+    "Conv2D": _conv("Conv2D", 2),
+    "Conv3D": _conv("Conv3D", 3),
+    "Conv2DTranspose": _conv("Conv2DTranspose", 2, transposed=True),
+    "Conv3DTranspose": _conv("Conv3DTranspose", 3, transposed=True),
+    **{name: _pooling(name) for name in ("MaxPooling2D", "AveragePooling2D")},
+    **{name: _pooling(name) for name in ("MaxPooling3D", "AveragePooling3D")},
+    **{
+        name: _global_pooling(name)
+        for name in (
+            "GlobalAveragePooling2D",
+            "GlobalMaxPooling2D",
+            "GlobalAveragePooling3D",
+            "GlobalMaxPooling3D",
+        )
+    },
     "Flatten": _flatten,
     "Reshape": _reshape,
     "Dropout": _dropout,

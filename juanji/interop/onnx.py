@@ -27,9 +27,13 @@ from juanji.layers import (
     Add,
     Average,
     AveragePooling2D,
+    AveragePooling3D,
     BatchNormalization,
     Concatenate,
     Conv2D,
+    Conv2DTranspose,
+    Conv3D,
+    Conv3DTranspose,
     Cropping2D,
     Cropping3D,
     Dense,
@@ -37,12 +41,15 @@ from juanji.layers import (
     Dropout,
     Flatten,
     GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
     GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
     GroupNormalization,
     LayerNormalization,
     LeakyReLU,
     Maximum,
     MaxPooling2D,
+    MaxPooling3D,
     Minimum,
     Multiply,
     Permute,
@@ -272,6 +279,41 @@ def _conv(g, layer, inputs, shape):
     return _activation(g, layer.activation, _Value(y, shape, x.perm), f"{layer.name}_act", layer)
 
 
+def _conv_transpose(g, layer, inputs, shape):
+    """The adjoint of a convolution: ONNX's ConvTranspose gives its whole output
+    ``(n - 1) * s + k``; juanji keeps ``length`` cells from ``before`` on (see
+    ``ops.conv._transposed_geometry``), so ONNX crops the rest or pads zeros after."""
+    x, spatial = _channels_first_input(g, layer, inputs[0])
+    rank = len(x.shape)
+    out_spatial = shape[1:-1] if layer.data_format == "channels_last" else shape[2:]
+    begins, ends, extra = [], [], []
+    for n, length, k, s, d in zip(
+        spatial, out_spatial, layer.kernel_size, layer.strides, layer.dilation_rate
+    ):
+        whole, span = (n - 1) * s + (k - 1) * d + 1, (k - 1) * d + 1
+        before = 0 if layer.padding == "valid" else max((n - 1) * s + span - length, 0) // 2
+        after = whole - before - length
+        begins.append(before)
+        ends.append(max(after, 0))
+        extra.append(max(-after, 0))  # output cells past the last window: bias only
+    # juanji's kernel (K..., F, C) -> ONNX's (C, F, K...).
+    weights = np.transpose(layer.kernel.data, (rank - 1, rank - 2, *range(rank - 2)))
+    names = [x.name, g.constant(weights, f"{layer.name}_kernel")]
+    if layer.bias is not None:
+        names.append(g.constant(layer.bias.data, f"{layer.name}_bias"))
+    y = g.op(
+        "ConvTranspose",
+        names,
+        layer.name,
+        kernel_shape=list(layer.kernel_size),
+        strides=list(layer.strides),
+        dilations=list(layer.dilation_rate),
+        pads=begins + ends,
+        output_padding=extra,
+    )
+    return _activation(g, layer.activation, _Value(y, shape, x.perm), f"{layer.name}_act", layer)
+
+
 def _depthwise_weights(kernel):
     """A depthwise kernel (KH, KW, C, M) as ONNX's grouped (C*M, 1, KH, KW): output channel
     ``c*M + m``, as juanji's."""
@@ -400,7 +442,7 @@ def _pooling(g, layer, inputs, shape):
         "strides": list(layer.strides),
         "pads": _onnx_pads(pads),
     }
-    if isinstance(layer, MaxPooling2D):
+    if isinstance(layer, (MaxPooling2D, MaxPooling3D)):
         y = g.op("MaxPool", [x.name], layer.name, **attributes)
     else:  # the mean over the window's cells inside the image, as juanji's
         y = g.op("AveragePool", [x.name], layer.name, count_include_pad=0, **attributes)
@@ -412,8 +454,9 @@ def _global_pooling(g, layer, inputs, shape):
     rank = len(x.shape)
     perm = _channels_first(rank) if layer.data_format == "channels_last" else _identity(rank)
     x = g.layout(x, perm)
-    op_type = "GlobalMaxPool" if isinstance(layer, GlobalMaxPooling2D) else "GlobalAveragePool"
-    y = g.op(op_type, [x.name], layer.name)  # (N, C, 1, 1)
+    maximum = isinstance(layer, (GlobalMaxPooling2D, GlobalMaxPooling3D))
+    op_type = "GlobalMaxPool" if maximum else "GlobalAveragePool"
+    y = g.op(op_type, [x.name], layer.name)  # (N, C, 1, ...)
     if layer.keepdims:
         return _Value(y, shape, perm)
     return _Value(g.op("Flatten", [y], f"{layer.name}_flat", axis=1), shape, _identity(2))
@@ -634,12 +677,19 @@ CONVERTERS = {
     InputLayer: _passthrough,
     Dropout: _passthrough,
     Conv2D: _conv,
+    Conv3D: _conv,
+    Conv2DTranspose: _conv_transpose,
+    Conv3DTranspose: _conv_transpose,
     Dense: _dense,
     BatchNormalization: _batch_norm,
     MaxPooling2D: _pooling,
     AveragePooling2D: _pooling,
+    MaxPooling3D: _pooling,
+    AveragePooling3D: _pooling,
     GlobalAveragePooling2D: _global_pooling,
     GlobalMaxPooling2D: _global_pooling,
+    GlobalAveragePooling3D: _global_pooling,
+    GlobalMaxPooling3D: _global_pooling,
     Flatten: _flatten,
     Reshape: _reshape,
     Activation: _activation_layer,
@@ -760,7 +810,7 @@ def _plan_folds(signature):
             continue
         layer = before.layer
         foldable = (type(layer) is Dense) or (
-            type(layer) is Conv2D and layer.data_format == "channels_last"
+            type(layer) in (Conv2D, Conv3D) and layer.data_format == "channels_last"
         )
         if foldable and layer.activation in (None, registry.lookup("activation", "linear")):
             folds[id(layer)] = _bn_scale_shift(node.layer)

@@ -89,6 +89,16 @@ def test_a_functional_keras_model_with_two_outputs():
     np.testing.assert_allclose(box, stored["y1"], rtol=1e-5, atol=1e-5)
 
 
+def test_a_keras_model_of_volumes_and_transposed_convolutions():
+    stored = np.load(FIXTURES / "keras_volume_predictions.npz", allow_pickle=False)
+    model = saving.load_model(FIXTURES / "keras_volume.keras")
+    kinds = {type(layer).__name__ for layer in model.layers}
+    assert {"Conv3D", "MaxPooling3D", "Conv3DTranspose", "Conv2DTranspose"} <= kinds
+    assert model.input_names == ["volume", "image"]
+    predictions = model.predict({"volume": stored["x0"], "image": stored["x1"]})
+    np.testing.assert_allclose(predictions, stored["y0"], rtol=1e-5, atol=1e-5)
+
+
 def test_from_keras_through_juanji_to_onnx_runtime(tmp_path):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
@@ -98,6 +108,12 @@ def test_from_keras_through_juanji_to_onnx_runtime(tmp_path):
     label, box = session.run(["label", "box"], {"input": stored["x"]})  # one input: "input"
     np.testing.assert_allclose(label, stored["y0"], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(box, stored["y1"], rtol=1e-5, atol=1e-5)
+
+    stored = np.load(FIXTURES / "keras_volume_predictions.npz", allow_pickle=False)
+    saving.load_model(FIXTURES / "keras_volume.keras").export(tmp_path / "volume.onnx")
+    session = ort.InferenceSession(str(tmp_path / "volume.onnx"))
+    (got,) = session.run(None, {"volume": stored["x0"], "image": stored["x1"]})
+    np.testing.assert_allclose(got, stored["y0"], rtol=1e-5, atol=1e-5)
 
 
 def test_the_loaded_model_trains_and_saves_as_juanji(tmp_path):

@@ -13,9 +13,13 @@ from juanji.layers import (
     Add,
     Average,
     AveragePooling2D,
+    AveragePooling3D,
     BatchNormalization,
     Concatenate,
     Conv2D,
+    Conv2DTranspose,
+    Conv3D,
+    Conv3DTranspose,
     Cropping2D,
     Cropping3D,
     Dense,
@@ -23,7 +27,9 @@ from juanji.layers import (
     Dropout,
     Flatten,
     GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
     GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
     GroupNormalization,
     Input,
     Layer,
@@ -31,6 +37,7 @@ from juanji.layers import (
     LeakyReLU,
     Maximum,
     MaxPooling2D,
+    MaxPooling3D,
     Minimum,
     Multiply,
     Permute,
@@ -247,6 +254,36 @@ def _volume_net():
     )
 
 
+def _transposed_net():
+    """Transposed convolutions whose outputs Keras 3 crops, or pads past the last window."""
+    return Sequential(
+        [
+            Input((4, 5, 3)),
+            Conv2DTranspose(4, 3, strides=2, activation="relu"),  # valid: (n - 1) * 2 + 3
+            Conv2DTranspose(3, 2, strides=3),  # valid, stride above the kernel: 1 cell more
+            Conv2DTranspose(3, 3, strides=2, padding="same", output_padding=1),
+            Conv2DTranspose(2, 2, strides=(3, 2), padding="same", activation="tanh"),
+            Conv2DTranspose(3, 3, dilation_rate=2, padding="same"),
+            Conv2DTranspose(2, (2, 3), strides=2, data_format="channels_first"),
+            Flatten(),
+        ],
+        name="transposed",
+    )
+
+
+def _volume_conv_net():
+    x = Input((4, 6, 5, 2))
+    h = Conv3D(4, 3, strides=2, padding="same")(x)  # even sizes: the extra zero after
+    h = Activation("relu")(BatchNormalization()(h))  # folded into the convolution
+    h = Conv3D(3, (2, 3, 2), padding="full", dilation_rate=(1, 2, 1), activation="elu")(h)
+    h = MaxPooling3D(2, padding="same")(h)
+    up = Conv3DTranspose(3, 3, strides=2, padding="same", output_padding=(1, 0, 1))(h)
+    down = AveragePooling3D((2, 2, 3), strides=(1, 2, 1))(up)
+    a = GlobalAveragePooling3D()(down)
+    b = Flatten()(GlobalMaxPooling3D(keepdims=True)(Conv3D(3, 1, data_format="channels_first")(up)))
+    return Functional(x, Concatenate()([a, b]), name="volume_convs")
+
+
 def _preprocessing_net():
     return Sequential(
         [
@@ -273,6 +310,8 @@ def _preprocessing_net():
 @pytest.mark.parametrize(
     "build",
     [
+        _transposed_net,
+        _volume_conv_net,
         _preprocessing_net,
         _conv_net,
         _pool_net,
