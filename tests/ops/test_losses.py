@@ -108,7 +108,7 @@ def torch_categorical_hinge(p, t):
 
 def with_one_hot(op, n_classes):
     """``op`` fed the one-hot rows of integer labels (so the sampled labels stay constant)."""
-    return lambda s, t: op(s, _one_hot(t.data, n_classes, s.dtype))
+    return lambda s, t, **kw: op(s, _one_hot(t.data, n_classes, s.dtype), **kw)
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class Case:
 
 
 def logits(op, **kwargs):
-    return lambda z, t: op(z, t, from_logits=True, **kwargs)
+    return lambda z, t, **kw: op(z, t, from_logits=True, **kwargs, **kw)
 
 
 cce, sce, hinge = ops.categorical_cross_entropy, ops.softmax_cross_entropy, ops.multiclass_hinge
@@ -147,7 +147,7 @@ CASES = [
          classes((2, 3, 2, 4), logits=True, target="labels")),
     Case("sce_soft_nhwc", sce, torch_softmax_ce, classes((2, 2, 2, 3), logits=True, target="soft")),
     Case("hinge", hinge, torch_multi_margin(1.0), classes((6, 4), logits=True, target="labels")),
-    Case("hinge_margin", lambda s, t: hinge(s, t, margin=0.5), torch_multi_margin(0.5),
+    Case("hinge_margin", lambda s, t, **kw: hinge(s, t, margin=0.5, **kw), torch_multi_margin(0.5),
          classes((6, 4), logits=True, target="labels")),
     Case("hinge_one_hot", with_one_hot(hinge, 4), torch_multi_margin(1.0),
          classes((6, 4), logits=True, target="labels")),
@@ -327,3 +327,47 @@ def test_float64_targets_do_not_promote_float32_predictions():
 def test_errors_say_what_was_expected(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# --- sample weights: each sample's terms times its weight, the divisor unchanged ------------
+WEIGHTED = [c for c in CASES if "penalty" not in c.name]
+
+
+def _sample_weight(rng, inputs):
+    return rng.uniform(0.1, 2.0, len(inputs[0]))
+
+
+def weighted_torch(torch_op, w):
+    """``sum_i w_i * loss(sample i) / N``: the oracle built from per-sample torch losses."""
+    return lambda p, t: (
+        sum(float(w[i]) * torch_op(p[i : i + 1], t[i : i + 1]) for i in range(len(w))) / len(w)
+    )
+
+
+@pytest.mark.parametrize("case", WEIGHTED, ids=[c.name for c in WEIGHTED])
+def test_weighted_gradients(case):
+    rng = np.random.default_rng(3)
+    inputs = case.sample(rng, np.float64)
+    check_grad(case.op, inputs, sample_weight=_sample_weight(rng, inputs))
+
+
+@pytest.mark.parametrize("case", WEIGHTED, ids=[c.name for c in WEIGHTED])
+def test_weighted_losses_match_torch(case):
+    rng = np.random.default_rng(4)
+    inputs = case.sample(rng, np.float64)
+    w = _sample_weight(rng, inputs)
+
+    def op(p, t):
+        return case.op(p, t, sample_weight=w)
+
+    check_vs_torch(op, weighted_torch(case.torch_op, w), inputs)
+
+
+def test_unit_weights_give_the_unweighted_loss():
+    rng = np.random.default_rng(5)
+    for case in WEIGHTED:
+        inputs = case.sample(rng, np.float64)
+        plain = case.op(*inputs).item()
+        assert case.op(*inputs, sample_weight=np.ones(len(inputs[0]))).item() == pytest.approx(
+            plain, rel=1e-12
+        ), case.name
