@@ -26,6 +26,7 @@ from juanji.utils import to_categorical
 def load(mnist_dir):
     if mnist_dir:
         (x, y), _ = mnist.load_data(mnist_dir)
+        x = x[..., None]  # (N, 28, 28) as Keras gives it, to NHWC
     else:
         (x, y), _ = digits.load_data(image_size=(28, 28))
     return x.astype(np.float32) / 255, to_categorical(y, 10)

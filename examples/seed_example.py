@@ -23,6 +23,7 @@ from juanji.utils import to_categorical
 def load(mnist_dir):
     if mnist_dir:
         (x, y), (x_test, y_test) = juanji.datasets.mnist.load_data(mnist_dir)
+        x, x_test = x[..., None], x_test[..., None]  # (N, 28, 28) as Keras gives it, to NHWC
     else:
         (x, y), (x_test, y_test) = juanji.datasets.digits.load_data(image_size=(28, 28))
     return (x.astype("float32") / 255, y), (x_test.astype("float32") / 255, y_test)

@@ -12,6 +12,7 @@ Example:
 
 from juanji import (
     _blas_threads,  # noqa: F401 (first: it configures OpenBLAS before NumPy loads it)
+    activations,
     callbacks,
     datasets,
     functional,
@@ -23,7 +24,9 @@ from juanji import (
     ops,
     optimizers,
     preprocessing,
+    random,
     regularizers,
+    saving,
     utils,
     zoo,
 )
@@ -39,6 +42,7 @@ __all__ = [
     "Model",
     "Sequential",
     "Tensor",
+    "activations",
     "callbacks",
     "datasets",
     "floatx",
@@ -53,8 +57,10 @@ __all__ = [
     "ops",
     "optimizers",
     "preprocessing",
+    "random",
     "regularizers",
     "register",
+    "saving",
     "set_floatx",
     "set_seed",
     "utils",

@@ -105,6 +105,12 @@ class Tensor:
         """The underlying array (not a copy)."""
         return self.data
 
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(tensor)`` is the tensor's array (so matplotlib can plot a Tensor)."""
+        if dtype is not None and np.dtype(dtype) != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
     def item(self):
         """The single value of a one-element tensor as a Python number."""
         return self.data.item()

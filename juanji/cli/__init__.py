@@ -160,6 +160,7 @@ def load_dataset(spec, *, data_dir=None, image_size=(28, 28), channels=1):
         (x_train, y_train), (x_test, y_test) = digits.load_data(image_size=tuple(image_size))
     elif kind == "mnist":
         (x_train, y_train), (x_test, y_test) = mnist.load_data(data_dir)
+        x_train, x_test = x_train[..., None], x_test[..., None]  # Keras's (N, 28, 28) to NHWC
     else:
         path = Path(spec[len("folder:") :])
         if not path.is_dir():

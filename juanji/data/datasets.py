@@ -1,7 +1,8 @@
 """MNIST (found on disk or downloaded and verified) and scikit-learn's bundled 8x8 digits.
 
-Both load as Keras does: ``(x_train, y_train), (x_test, y_test)`` with uint8 images in
-NHWC layout ``(N, H, W, 1)`` and int64 labels ``(N,)``.
+Both load as ``(x_train, y_train), (x_test, y_test)``. MNIST is exactly Keras's: uint8
+images ``(N, 28, 28)`` and uint8 labels ``(N,)``. The digits come ready for a convolutional
+network: uint8 images in NHWC layout ``(N, H, W, 1)`` and int64 labels ``(N,)``.
 """
 
 import gzip
@@ -155,7 +156,7 @@ def _read_pair(images_path, labels_path):
             f"Expected MNIST labels: integers 0 to 9 in {str(labels_path)!r}. Received: "
             f"{y.dtype} labels from {y.min() if y.size else '-'} to {y.max() if y.size else '-'}"
         )
-    return x[..., None], y.astype(np.int64)
+    return x, y.astype(np.uint8)
 
 
 def load_mnist(path=None, *, mirrors=None):
@@ -171,8 +172,9 @@ def load_mnist(path=None, *, mirrors=None):
         mirrors: base URLs to download from, tried in order; default :data:`MIRRORS`.
 
     Returns:
-        ``(x_train, y_train), (x_test, y_test)``: uint8 images ``(60000, 28, 28, 1)`` and
-        ``(10000, 28, 28, 1)``, int64 labels ``(60000,)`` and ``(10000,)``.
+        ``(x_train, y_train), (x_test, y_test)``: uint8 images ``(60000, 28, 28)`` and
+        ``(10000, 28, 28)`` and uint8 labels ``(60000,)`` and ``(10000,)``, exactly as
+        Keras's ``mnist.load_data()`` (add the channel axis with ``x[..., None]``).
 
     Raises:
         DownloadError: naming each file that could not be fetched, each mirror tried and what

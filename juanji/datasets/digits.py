@@ -1,4 +1,4 @@
-"""scikit-learn's bundled 8x8 digits, shaped like MNIST: no download needed."""
+"""scikit-learn's bundled 8x8 digits (NHWC ``(N, H, W, 1)``, any image size): no download."""
 
 from juanji.data.datasets import load_digits as load_data
 

@@ -208,10 +208,9 @@ def test_progbar_draws_a_keras1_bar_with_running_averages(capsys):
 
 
 def test_mnist_loads_without_a_channel_axis(monkeypatch):
-    images = np.zeros((3, 28, 28, 1), np.uint8)
-    monkeypatch.setattr(
-        mnist.mnist, "load_data", lambda: ((images, np.arange(3)), (images[:1], np.arange(1)))
-    )
+    images = np.zeros((3, 28, 28), np.uint8)  # as juanji.datasets.mnist (and Keras) give them
+    labels = np.arange(3, dtype=np.uint8)
+    monkeypatch.setattr(mnist.mnist, "load_data", lambda: ((images, labels), (images[:1], labels)))
     (x_train, y_train), (x_test, _) = mnist.load_data(path="mnist.pkl.gz")
     assert x_train.shape == (3, 28, 28) and x_test.shape == (1, 28, 28) and len(y_train) == 3
 

@@ -34,9 +34,9 @@ def _isolated(tmp_path, monkeypatch):
 @pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="the MNIST files are not beside the repo")
 def test_real_mnist():
     (x_train, y_train), (x_test, y_test) = mnist.load_data(MNIST_DIR)
-    assert x_train.shape == (60000, 28, 28, 1) and x_test.shape == (10000, 28, 28, 1)
+    assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
     assert x_train.dtype == x_test.dtype == np.uint8
-    assert y_train.dtype == y_test.dtype == np.int64
+    assert y_train.dtype == y_test.dtype == np.uint8
     assert y_train.shape == (60000,) and y_test.shape == (10000,)
     assert np.bincount(y_train).tolist() == TRAIN_COUNTS and sum(TRAIN_COUNTS) == 60000
     assert np.bincount(y_test).tolist() == TEST_COUNTS and sum(TEST_COUNTS) == 10000
@@ -90,10 +90,10 @@ def fake(tmp_path, monkeypatch):
 
 def _check_loaded(loaded, arrays):
     (x_train, y_train), (x_test, y_test) = loaded
-    np.testing.assert_array_equal(x_train[..., 0], arrays["train-images-idx3-ubyte"])
+    np.testing.assert_array_equal(x_train, arrays["train-images-idx3-ubyte"])
     np.testing.assert_array_equal(y_test, arrays["t10k-labels-idx1-ubyte"])
-    assert x_train.shape == (6, 28, 28, 1) and x_test.shape == (4, 28, 28, 1)
-    assert y_train.dtype == np.int64 and x_test.dtype == np.uint8
+    assert x_train.shape == (6, 28, 28) and x_test.shape == (4, 28, 28)  # as Keras's
+    assert y_train.dtype == x_test.dtype == np.uint8
 
 
 @pytest.mark.parametrize("compress", [False, True])

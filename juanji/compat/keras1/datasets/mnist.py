@@ -1,5 +1,7 @@
 """``keras.datasets.mnist``: ``(X_train, y_train), (X_test, y_test) = mnist.load_data()``."""
 
+import numpy as np
+
 from juanji.compat.keras1 import hints
 from juanji.datasets import mnist
 
@@ -10,7 +12,7 @@ def load_data(**legacy):
     ``juanji.datasets.mnist.load_data`` does; Keras 1's pickle ``path`` is ignored."""
     hints.only_no_effect("mnist.load_data", legacy, {"path": hints.ANY})
     (x_train, y_train), (x_test, y_test) = mnist.load_data()
-    return (x_train[..., 0], y_train), (x_test[..., 0], y_test)
+    return (x_train, y_train.astype(np.int64)), (x_test, y_test.astype(np.int64))
 
 
 __all__ = ["load_data"]
