@@ -9,8 +9,10 @@ and saving.
 """
 
 import csv
+import inspect
 import math
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -30,6 +32,8 @@ __all__ = [
     "TerminateOnNaN",
     "CSVLogger",
     "BackupAndRestore",
+    "LearningRateScheduler",
+    "LambdaCallback",
 ]
 
 
@@ -218,44 +222,54 @@ class ProgbarLogger(Callback):
     """Prints progress to stdout as ``params["verbose"]`` asks.
 
     ``verbose=1``: an ``Epoch i/N`` line, then a bar per epoch with the step count, the time
-    spent and left, and the running loss and metrics. ``verbose=2``: one line per epoch with
-    its time and every log (``val_`` ones included). ``verbose=0``: nothing.
+    spent and left, and the running logs; when the epoch ends the bar gives way to one final
+    line with its time and every log (``val_`` ones included), wrapped to the terminal's
+    width (80 columns when there is no terminal). ``verbose=2``: one line per epoch with its
+    time and every log. ``verbose=0``: nothing.
     """
 
     def __init__(self):
         super().__init__()
         self._bar = None
         self._start = 0.0
+        self._steps_done = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
+        self._steps_done = 0
         if self.params.get("verbose", 1) == 1:
             _print(f"Epoch {epoch + 1}/{self.params.get('epochs', '?')}")
             self._bar = tqdm(
                 total=self.params.get("steps"),
                 file=sys.stdout,
                 unit="step",
-                bar_format="{n_fmt}/{total_fmt} |{bar:24}| {elapsed}<{remaining}, {rate_fmt}"
-                "{postfix}",
+                leave=False,
+                ncols=_columns(),
+                bar_format="{n_fmt}/{total_fmt} |{bar:16}| {elapsed}<{remaining}{postfix}",
             )
 
     def on_train_batch_end(self, batch, logs=None):
+        self._steps_done += 1
         if self._bar is not None:
             self._bar.set_postfix_str(format_logs(logs), refresh=False)
             self._bar.update(1)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self._bar is not None:
-            self._bar.set_postfix_str(format_logs(logs))
-            self._close()
-        elif self.params.get("verbose", 1) == 2:
-            seconds = time.perf_counter() - self._start
-            steps = self.params.get("steps")
-            per_step = f" - {1000 * seconds / steps:.0f}ms/step" if steps else ""
-            _print(
-                f"Epoch {epoch + 1}/{self.params.get('epochs', '?')} - {seconds:.1f}s"
-                f"{per_step} - {format_logs(logs)}"
-            )
+        verbose = self.params.get("verbose", 1)
+        if not verbose:
+            return
+        self._close()
+        seconds = time.perf_counter() - self._start
+        steps = self._steps_done
+        timing = f"{seconds:.0f}s {1000 * seconds / steps:.0f}ms/step" if steps else ""
+        if verbose == 1:
+            parts = [f"{steps}/{steps}", timing, *_log_items(logs)]
+            _print("\n".join(_wrap(parts, _columns())))
+        else:
+            head = f"Epoch {epoch + 1}/{self.params.get('epochs', '?')} - {seconds:.1f}s"
+            if steps:
+                head += f" - {1000 * seconds / steps:.0f}ms/step"
+            _print(f"{head} - {format_logs(logs)}")
 
     def on_train_end(self, logs=None):
         self._close()
@@ -264,6 +278,27 @@ class ProgbarLogger(Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _columns():
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def _log_items(logs):
+    return [f"{k}: {_format_value(v)}" for k, v in (logs or {}).items()]
+
+
+def _wrap(parts, width):
+    """``parts`` joined by " - " into lines of at most ``width`` characters (a part longer
+    than that gets a line of its own); continuation lines are indented."""
+    lines, line = [], ""
+    for part in (p for p in parts if p):
+        candidate = f"{line} - {part}" if line else part
+        if line and len(candidate) > width:
+            lines.append(line)
+            candidate = f"    {part}"
+        line = candidate
+    return [*lines, line] if line else lines
 
 
 def _direction(monitor, mode):
@@ -622,3 +657,71 @@ class BackupAndRestore(Callback):
     def on_train_end(self, logs=None):
         if self.delete_checkpoint and os.path.exists(self.path):
             os.remove(self.path)
+
+
+class LearningRateScheduler(Callback):
+    """Sets the learning rate at the start of every epoch from ``schedule``.
+
+    Args:
+        schedule: ``schedule(epoch, lr)`` (or ``schedule(epoch)``) giving the epoch's rate
+            from its index (from 0) and the current rate.
+        verbose: 1 prints the rate each epoch.
+
+    Adds ``learning_rate`` to each epoch's logs, as Keras 3 does.
+
+    Example:
+        >>> scheduler = LearningRateScheduler(lambda epoch, lr: lr * 0.9 if epoch else lr)
+    """
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError(f"Expected a callable schedule. Received: schedule={schedule!r}")
+        self.schedule = schedule
+        self.verbose = verbose
+        self._takes_lr = len(inspect.signature(schedule).parameters) >= 2
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        current = float(optimizer.learning_rate)
+        lr = self.schedule(epoch, current) if self._takes_lr else self.schedule(epoch)
+        lr = float(lr)
+        if not math.isfinite(lr) or lr < 0:
+            raise ValueError(
+                f"The schedule gave learning rate {lr} at epoch {epoch}: expected a finite "
+                "number >= 0."
+            )
+        optimizer.learning_rate = lr
+        if self.verbose:
+            _print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+_HOOKS = [
+    name for name in vars(Callback) if name.startswith("on_") and callable(getattr(Callback, name))
+]
+
+
+class LambdaCallback(Callback):
+    """A callback made of functions given for the hooks wanted, e.g.
+    ``LambdaCallback(on_epoch_end=lambda epoch, logs: print(epoch, logs["loss"]))``.
+
+    Each function takes the hook's arguments: ``(epoch, logs)`` for the epoch hooks,
+    ``(batch, logs)`` for the batch hooks and ``(logs)`` for the others.
+
+    Raises:
+        TypeError: naming an argument that is not a hook, or a hook that is not callable.
+    """
+
+    def __init__(self, **hooks):
+        super().__init__()
+        for name, fn in hooks.items():
+            if name not in _HOOKS:
+                raise TypeError(f"LambdaCallback has no hook {name!r}. Expected one of {_HOOKS}")
+            if fn is not None:
+                if not callable(fn):
+                    raise TypeError(f"Expected a callable for {name}. Received: {fn!r}")
+                setattr(self, name, fn)

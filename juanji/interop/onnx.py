@@ -168,6 +168,7 @@ _UNARY = {
     "softsign": "Softsign",
     "selu": "Selu",  # NOTE: ONNX's default alpha and gamma are juanji's constants in float32
     "elu": "Elu",
+    "exponential": "Exp",
 }
 
 
@@ -193,6 +194,20 @@ def _activation(g, fn, x, hint, owner):
     if name == "silu":
         sigmoid = g.op("Sigmoid", [x.name], f"{hint}_sigmoid")
         return x._replace(name=g.op("Mul", [x.name, sigmoid], hint))
+    if name == "hard_silu":
+        gate = g.op("HardSigmoid", [x.name], f"{hint}_gate", alpha=1 / 6, beta=0.5)
+        return x._replace(name=g.op("Mul", [x.name, gate], hint))
+    if name == "relu6":
+        low, high = g.constant(0.0, f"{hint}_low"), g.constant(6.0, f"{hint}_high")
+        return x._replace(name=g.op("Clip", [x.name, low, high], hint))
+    if name == "mish":
+        softplus = g.op("Softplus", [x.name], f"{hint}_softplus")
+        tanh = g.op("Tanh", [softplus], f"{hint}_tanh")
+        return x._replace(name=g.op("Mul", [x.name, tanh], hint))
+    if name == "log_sigmoid":  # -softplus(-x)
+        negated = g.op("Neg", [x.name], f"{hint}_neg")
+        softplus = g.op("Softplus", [negated], f"{hint}_softplus")
+        return x._replace(name=g.op("Neg", [softplus], hint))
     if name == "gelu":  # the exact form, x * Phi(x) = x * (1 + erf(x / sqrt 2)) / 2
         scaled = g.op("Mul", [x.name, g.constant(np.sqrt(0.5), f"{hint}_rsqrt2")], f"{hint}_s")
         erf = g.op("Erf", [scaled], f"{hint}_erf")

@@ -331,7 +331,7 @@ ACTIVATIONS = sorted(
     name
     for name in (
         "linear relu sigmoid tanh softmax log_softmax elu selu softplus softsign "
-        "silu swish gelu hard_sigmoid leaky_relu"
+        "silu swish gelu hard_sigmoid leaky_relu relu6 exponential mish hard_silu log_sigmoid"
     ).split()
 )
 
