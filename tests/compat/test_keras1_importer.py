@@ -7,6 +7,7 @@ import subprocess
 import sys
 import types
 
+import numpy as np
 import pytest
 
 from juanji.compat import keras1
@@ -44,6 +45,29 @@ def test_a_keras_module_that_is_not_provided_is_an_import_error():
     keras1.install()
     with pytest.raises(ModuleNotFoundError, match="'keras.layers.recurrent'.*provides keras,"):
         importlib.import_module("keras.layers.recurrent")
+
+
+def test_from_import_of_a_module_not_provided_lists_what_is():
+    keras1.install()
+    with pytest.raises(ModuleNotFoundError, match="'keras.datasets.imdb'.*keras.datasets.mnist"):
+        exec("from keras.datasets import imdb", {})
+    with pytest.raises(ModuleNotFoundError, match="'keras.layers.recurrent'.*provides keras,"):
+        exec("from keras.layers import recurrent", {})
+    with pytest.raises(ImportError, match="cannot import name 'Nope'"):
+        exec("from keras.layers.core import Nope", {})  # a missing name in a module: as Python
+
+
+def test_cifar10_loads_as_keras1_gave_it(monkeypatch):
+    fake = types.ModuleType("juanji.datasets.cifar10")
+    images, labels = np.zeros((4, 32, 32, 3), np.uint8), np.zeros((4, 1), np.uint8)
+    fake.load_data = lambda: ((images, labels), (images[:2], labels[:2]))
+    monkeypatch.setitem(sys.modules, "juanji.datasets.cifar10", fake)
+    keras1.install()
+    namespace = {}
+    exec("from keras.datasets import cifar10\nresult = cifar10.load_data()", namespace)
+    (x_train, y_train), (x_test, _) = namespace["result"]
+    assert x_train.shape == (4, 3, 32, 32) and x_test.shape == (2, 3, 32, 32)  # 'th'
+    assert y_train.shape == (4, 1)
 
 
 def test_install_refuses_when_a_real_keras_is_imported(monkeypatch):

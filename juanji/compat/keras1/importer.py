@@ -20,6 +20,7 @@ MODULES = (
     "keras.backend",
     "keras.callbacks",
     "keras.datasets",
+    "keras.datasets.cifar10",
     "keras.datasets.mnist",
     "keras.layers",
     "keras.layers.advanced_activations",
@@ -57,6 +58,27 @@ class _KerasLoader(importlib.abc.Loader):
             module.__all__ = list(source.__all__)
         for child in _children(name):
             importlib.import_module(child)
+        module.__getattr__ = _missing_attribute(name)
+
+
+def _not_provided(fullname):
+    return ModuleNotFoundError(
+        f"No module named {fullname!r}: juanji's Keras 1 compatibility provides "
+        f"{', '.join(MODULES)}",
+        name=fullname,
+    )
+
+
+def _missing_attribute(package):
+    """A module ``__getattr__``: ``from keras.X import name`` of a module not provided is a
+    ModuleNotFoundError listing what is (Python would say only "cannot import name")."""
+
+    def __getattr__(name):  # noqa: N807
+        if name.startswith("_") or not _children(package):
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        raise _not_provided(f"{package}.{name}")
+
+    return __getattr__
 
 
 class _KerasFinder(importlib.abc.MetaPathFinder):
@@ -66,11 +88,7 @@ class _KerasFinder(importlib.abc.MetaPathFinder):
         if fullname != "keras" and not fullname.startswith("keras."):
             return None
         if fullname not in MODULES:
-            raise ModuleNotFoundError(
-                f"No module named {fullname!r}: juanji's Keras 1 compatibility provides "
-                f"{', '.join(MODULES)}",
-                name=fullname,
-            )
+            raise _not_provided(fullname)
         return importlib.machinery.ModuleSpec(
             fullname, _LOADER, is_package=bool(_children(fullname))
         )

@@ -1,5 +1,5 @@
-"""``keras.datasets``: ``mnist``, shaped as Keras 1 gave it."""
+"""``keras.datasets``: ``mnist`` and ``cifar10``, shaped as Keras 1 gave them."""
 
-from juanji.compat.keras1.datasets import mnist
+from juanji.compat.keras1.datasets import cifar10, mnist
 
-__all__ = ["mnist"]
+__all__ = ["cifar10", "mnist"]
