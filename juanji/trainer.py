@@ -77,18 +77,15 @@ class Trainer:
             optimizer: a name (``"adam"``) or an Optimizer.
             loss: a name, a Loss, a function ``f(y_true, y_pred)``; for a model of several
                 outputs, a list in output order or a dict by output name (one loss for all
-                outputs otherwise).
+                outputs otherwise). None trains on the losses the layers add alone
+                (``add_loss``), as Keras does.
             metrics: a list of metric names or objects (applied to every output), or per
                 output a list of lists or a dict of lists.
             loss_weights: per-output multipliers of the losses (a list or a dict).
 
         Raises:
-            ValueError: for an unknown optimizer, loss or metric name, or a missing loss.
+            ValueError: for an unknown optimizer, loss or metric name.
         """
-        if loss is None:
-            raise ValueError(
-                "compile() needs a loss, e.g. loss='categorical_crossentropy'. Received: loss=None"
-            )
         self.optimizer = optimizers.get(optimizer)
         names = list(getattr(self, "output_names", None) or ["output"])
         loss_list = _per_output(loss, names, "loss")
@@ -104,8 +101,6 @@ class Trainer:
             _Head(name, head_loss, weight, list(m or []), f"{name}_" if several else "")
             for name, head_loss, weight, m in zip(names, loss_list, weights, metric_lists)
         ]
-        if all(head.loss is None for head in self._heads):
-            raise ValueError(f"compile() needs a loss for at least one output. Received: {loss}")
         self.loss = self._heads[0].loss if not several else [h.loss for h in self._heads]
         pairing.check_pairing(self, self.loss)
         self._compile_args = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights}
@@ -246,7 +241,13 @@ class Trainer:
             total = weighted if total is None else total + weighted
         penalties = self.losses
         if penalties:
-            total = sum(penalties, total)
+            total = sum(penalties[1:], penalties[0]) if total is None else sum(penalties, total)
+        if total is None:
+            raise ValueError(
+                "Nothing to minimise: compile() was given no loss (e.g. "
+                "loss='categorical_crossentropy') and no layer adds one with add_loss(). "
+                "Received: loss=None"
+            )
         return total, parts
 
     def train_step(self, x, y, sample_weight=None):

@@ -169,12 +169,20 @@ def test_fit_refuses_bad_data_before_any_step(x_shape, y, match):
     [
         ({"optimizer": "sgdd", "loss": "mse"}, "Unknown optimizer 'sgdd'"),
         ({"optimizer": "sgd", "loss": "cross_entropy_typo"}, "Unknown loss"),
-        ({"optimizer": "sgd", "loss": None}, "needs a loss"),
     ],
 )
 def test_compile_refuses_unknown_names(kwargs, match):
     with pytest.raises(ValueError, match=match):
         _tiny_cnn().compile(**kwargs)
+
+
+def test_without_a_loss_fit_trains_on_added_losses_or_says_there_is_none():
+    model = _tiny_cnn()
+    model.compile(optimizer="sgd")
+    x, y = _blobs(8)
+    with pytest.raises(ValueError, match="Nothing to minimise.*loss=None"):
+        model.fit(x, y, verbose=0)
+    assert model.optimizer.iterations == 0
 
 
 def test_fit_before_compile_is_refused():

@@ -241,3 +241,24 @@ def test_existing_callbacks_keep_working_on_the_new_loop(tmp_path):
     stop = callbacks.EarlyStopping(monitor="loss", patience=0, min_delta=10.0)
     history = model.fit(x, y, epochs=5, verbose=0, callbacks=[stop])
     assert len(history.history["loss"]) == 2
+
+
+class ActivityPenalty(layers.Layer):
+    def call(self, inputs):
+        self.add_loss(0.1 * juanji.ops.mean(juanji.ops.square(inputs)))
+        return inputs
+
+
+def test_added_losses_train_with_or_without_a_compiled_loss():
+    x, y = _data()
+    inputs = juanji.Input((4,))
+    outputs = ActivityPenalty()(layers.Dense(3)(inputs))
+    model = juanji.Model(inputs, outputs)
+    model.compile(optimizer="sgd")
+    before = model.evaluate(x, y, return_dict=True)["loss"]
+    model.fit(x, y, epochs=3, verbose=0)
+    assert model.evaluate(x, y, return_dict=True)["loss"] < before  # the penalty shrinks
+    model.compile(optimizer="sgd", loss="mse")
+    with_mse = model.evaluate(x, np.zeros((48, 3)), return_dict=True)["loss"]
+    penalty = 0.1 * np.mean(model.predict(x) ** 2)
+    assert with_mse == pytest.approx(np.mean(model.predict(x) ** 2) + penalty, rel=1e-5)
