@@ -44,16 +44,3 @@ def test_keras_namespaces_are_there():
     b = juanji.random.normal((3,)).numpy(), np.random.rand()
     np.testing.assert_array_equal(a[0], b[0])
     assert a[1] == b[1]
-
-
-def test_keras_op_names():
-    x = Tensor(np.array([[1.0, -2.0], [3.0, 0.5]]), requires_grad=True)
-    ops = juanji.ops
-    y = ops.sum(ops.square(ops.expand_dims(x, 0)))
-    y.backward()
-    np.testing.assert_allclose(x.grad, 2 * x.numpy())
-    assert ops.shape(ops.squeeze(ops.expand_dims(x, 1))) == (2, 2)
-    assert ops.concatenate([x, x], axis=-1).shape == (2, 4)
-    assert ops.argmax(x).numpy().tolist() == [0, 0]
-    assert ops.cast(x, "float32").dtype == np.float32
-    assert isinstance(ops.convert_to_numpy(x), np.ndarray)

@@ -2,6 +2,7 @@
 
 from juanji.ops.activations import *  # noqa: F403
 from juanji.ops.conv import *  # noqa: F403
+from juanji.ops.core import *  # noqa: F403
 from juanji.ops.dropout import *  # noqa: F403
 from juanji.ops.losses import *  # noqa: F403
 from juanji.ops.math import *  # noqa: F403

@@ -15,17 +15,11 @@ from juanji.autograd import Tensor, primitive, unbroadcast
 __all__ = [
     "abs",
     "add",
-    "argmax",
-    "cast",
     "clip",
     "concat",
-    "concatenate",
-    "convert_to_numpy",
-    "convert_to_tensor",
     "dense",
     "divide",
     "exp",
-    "expand_dims",
     "flatten",
     "getitem",
     "log",
@@ -39,10 +33,8 @@ __all__ = [
     "pad",
     "power",
     "reshape",
-    "shape",
     "sqrt",
     "square",
-    "squeeze",
     "stack",
     "subtract",
     "sum",
@@ -432,53 +424,6 @@ def transpose(x, *, axes=None):
     """
     inverse = None if axes is None else np.argsort(np.asarray(axes) % x.ndim)
     return np.transpose(x, axes), lambda gy: np.transpose(gy, inverse)
-
-
-def expand_dims(x, axis):
-    """``x`` with a new axis of size 1 at ``axis`` (a :func:`reshape`)."""
-    return reshape(x, shape=np.expand_dims(np.empty(x.shape, np.bool_), axis).shape)
-
-
-def squeeze(x, axis=None):
-    """``x`` without its size-1 axes (or only ``axis``), as ``np.squeeze`` (a :func:`reshape`)."""
-    return reshape(x, shape=np.squeeze(np.empty(x.shape, np.bool_), axis).shape)
-
-
-def shape(x):
-    """The shape of ``x`` as a tuple of ints."""
-    return tuple(np.shape(x.data if isinstance(x, Tensor) else x))
-
-
-@primitive
-def _cast(x, *, dtype):
-    """Backward: gx = gy cast to x's dtype."""
-    return np.asarray(x).astype(dtype), lambda gy: gy.astype(np.asarray(x).dtype)
-
-
-def cast(x, dtype):
-    """``x`` converted to ``dtype``; a float result passes gradients back in ``x``'s dtype."""
-    return _cast(x, dtype=np.dtype(dtype))
-
-
-def convert_to_tensor(x, dtype=None):
-    """``x`` (an array, a number or a Tensor) as a Tensor, cast to ``dtype`` if given."""
-    t = x if isinstance(x, Tensor) else Tensor(x)
-    return t if dtype is None or t.dtype == np.dtype(dtype) else cast(t, dtype)
-
-
-def convert_to_numpy(x):
-    """The array held by ``x`` (a Tensor), or ``x`` as an array."""
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
-
-
-def argmax(x, axis=-1):
-    """The index of the largest entry along ``axis``: an integer Tensor, not differentiable."""
-    return Tensor(np.argmax(x.data if isinstance(x, Tensor) else x, axis=axis))
-
-
-def concatenate(xs, axis=-1):
-    """Keras's ``concatenate(xs, axis)``: :func:`concat` of the list ``xs``."""
-    return concat(*xs, axis=axis)
 
 
 def _is_basic(index):

@@ -44,6 +44,7 @@ TABLE = [
     Case("exp", ops.exp, normal((3, 4)), {}, lambda x: x.exp()),
     Case("log", ops.log, positive((3, 4)), {}, lambda x: x.log()),
     Case("sqrt", ops.sqrt, positive((3, 4)), {}, lambda x: x.sqrt()),
+    Case("square", ops.square, normal((3, 4)), {}, lambda x: x * x),
     Case("abs", ops.abs, nonzero((3, 4)), {}, lambda x: x.abs()),
     Case(
         "clip",
