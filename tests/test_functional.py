@@ -114,7 +114,7 @@ def test_summary_says_what_each_layer_is_connected_to():
     juanji.Model(x, [label, value]).summary(print_fn=lines.append)
     text = "\n".join(lines)
     assert "Connected to" in text
-    assert re.search(r"add(_\d+)? \(Operator\)", text) and "second[0][0], first[0][0]" in text
+    assert re.search(r"add(_\d+)? \(Add\)", text) and "second[0][0], first[0][0]" in text
     assert "label (Dense)" in text and "(None, 3)" in text
 
 
@@ -140,6 +140,18 @@ def test_a_tensor_from_another_graph_is_refused():
     x, other = juanji.Input((4,)), juanji.Input((4,), name="stray")
     with pytest.raises(ValueError, match="'stray'.*another graph"):
         juanji.Model(x, layers.Dense(2)(x) + layers.Dense(2)(other))
+
+
+def test_arithmetic_on_symbolic_tensors_records_merge_layers_and_operators():
+    x, y = juanji.Input((3,)), juanji.Input((3,))
+    out = (x + y) * (x - y) / 2.0 - 1.0 / (y * y + 1.0)
+    model = juanji.Model([x, y], out)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert {"Add", "Subtract", "Multiply", "Operator"} <= set(kinds)
+    a, b = np.full((2, 3), 3.0, np.float32), np.full((2, 3), 1.0, np.float32)
+    np.testing.assert_allclose(model([a, b]).numpy(), (a + b) * (a - b) / 2 - 1 / (b * b + 1))
+    rebuilt = Functional.from_config(json.loads(json.dumps(model.get_config())))
+    np.testing.assert_allclose(rebuilt([a, b]).numpy(), model([a, b]).numpy())
 
 
 def test_symbolic_tensors_have_no_values():

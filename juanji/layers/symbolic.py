@@ -4,7 +4,8 @@
 them) builds the layer from the input shapes, works out the output shapes by running it once
 on a batch of one zero sample, and returns new symbolic tensors that remember the call in a
 :class:`Node`. ``juanji.functional.Functional`` turns such a graph into a model. Arithmetic
-on symbolic tensors (``x + residual``, ``2.0 * x``) records an :class:`Operator` layer.
+on symbolic tensors records a layer: ``x + residual`` an ``Add`` (``-`` a ``Subtract``, ``*``
+a ``Multiply``), and ``2.0 * x``, ``x / y`` or ``x @ w`` an :class:`Operator`.
 """
 
 import numpy as np
@@ -12,6 +13,7 @@ import numpy as np
 from juanji import backend, ops, registry
 from juanji.autograd import no_grad
 from juanji.layers.base import Layer, unique_name
+from juanji.layers.merge import Add, Multiply, Subtract
 
 _PROBE_SIZES = (7, 11)  # stand-ins for unknown non-batch sizes (two, to see which outputs vary)
 
@@ -134,7 +136,7 @@ def _probe_inputs(inputs, size):
 
 def _run_probe(layer, inputs, args, kwargs, size):
     kwargs = dict(kwargs, training=False)  # never update statistics on a stand-in batch
-    with no_grad():
+    with no_grad(), np.errstate(all="ignore"):  # zeros may divide by zero: only shapes matter
         y = layer(_probe_inputs(inputs, size), *args, **kwargs)
     return [y] if not isinstance(y, (list, tuple)) else list(y)
 
@@ -263,7 +265,8 @@ _OPERATORS = ("add", "subtract", "multiply", "divide", "matmul")
 
 @registry.register("layer")
 class Operator(Layer):
-    """Arithmetic recorded from symbolic tensors: ``x + y``, ``x * 2.0``, ``1.0 - x``...
+    """Arithmetic recorded from symbolic tensors that no merge layer does: ``x * 2.0``,
+    ``1.0 - x``, ``x / y``, ``x @ w``...
 
     Args:
         op: ``"add"``, ``"subtract"``, ``"multiply"``, ``"divide"`` or ``"matmul"``.
@@ -303,9 +306,12 @@ class Operator(Layer):
         }
 
 
+_MERGES = {"add": Add, "subtract": Subtract, "multiply": Multiply}
+
+
 def _operate(op, a, b):
     if isinstance(a, KerasTensor) and isinstance(b, KerasTensor):
-        return Operator(op)([a, b])
+        return (_MERGES[op]() if op in _MERGES else Operator(op))([a, b])
     constant_first = not isinstance(a, KerasTensor)
     constant, tensor = (a, b) if constant_first else (b, a)
     if not isinstance(constant, (int, float)):
