@@ -111,6 +111,21 @@ class Tensor:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
 
+    def assign(self, value):
+        """Overwrite the values in place (a Keras variable's ``assign``), keeping shape and
+        dtype; returns the tensor.
+
+        Raises:
+            ValueError: if ``value`` does not have this tensor's shape.
+        """
+        value = np.asarray(value.data if isinstance(value, Tensor) else value)
+        if value.shape != self.data.shape:
+            raise ValueError(
+                f"Expected a value of shape {self.data.shape}. Received: shape={value.shape}"
+            )
+        self.data[...] = value
+        return self
+
     def item(self):
         """The single value of a one-element tensor as a Python number."""
         return self.data.item()

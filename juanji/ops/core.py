@@ -7,6 +7,7 @@ so their gradients are those ops'; ``cast`` passes gradients back in the input's
 
 import numpy as np
 
+from juanji import backend
 from juanji.autograd import Tensor, primitive
 from juanji.ops.math import concat, reshape
 
@@ -17,8 +18,10 @@ __all__ = [
     "convert_to_numpy",
     "convert_to_tensor",
     "expand_dims",
+    "ones",
     "shape",
     "squeeze",
+    "zeros",
 ]
 
 
@@ -52,6 +55,16 @@ def convert_to_tensor(x, dtype=None):
     """``x`` (an array, a number or a Tensor) as a Tensor, cast to ``dtype`` if given."""
     t = x if isinstance(x, Tensor) else Tensor(x)
     return t if dtype is None or t.dtype == np.dtype(dtype) else cast(t, dtype)
+
+
+def ones(shape, dtype=None):
+    """A Tensor of ones of ``shape`` (``backend.floatx()`` unless ``dtype`` is given)."""
+    return Tensor(np.ones(shape, dtype or backend.floatx()))
+
+
+def zeros(shape, dtype=None):
+    """A Tensor of zeros of ``shape`` (``backend.floatx()`` unless ``dtype`` is given)."""
+    return Tensor(np.zeros(shape, dtype or backend.floatx()))
 
 
 def convert_to_numpy(x):

@@ -24,6 +24,14 @@ def test_cast_passes_gradients_back_in_the_inputs_dtype():
     assert x.grad.dtype == np.float32 and np.all(x.grad == 3.0)
 
 
+def test_ones_zeros_and_assign():
+    t = ops.zeros((2, 3))
+    assert t.dtype == np.float32 and not t.numpy().any()
+    t.assign(ops.ones((2, 3)) * 2.0)
+    np.testing.assert_array_equal(t.numpy(), np.full((2, 3), 2.0))
+    assert ops.ones((1,), dtype="float64").dtype == np.float64
+
+
 def test_conversions_and_argmax():
     t = ops.convert_to_tensor([[1.0, 5.0], [7.0, 2.0]], dtype="float64")
     assert isinstance(t, Tensor) and t.dtype == np.float64
