@@ -363,7 +363,7 @@ def _residual_net():
 def test_a_functional_residual_net(tmp_path):
     proto = _export_and_compare(_randomize(_residual_net()), tmp_path)
     ops = _op_types(proto)
-    assert ops.count("Add") >= 2 and ops.count("Transpose") == 1, ops  # NHWC in, NCHW after
+    assert ops.count("Sum") >= 2 and ops.count("Transpose") == 1, ops  # NHWC in, NCHW after
 
 
 def test_shared_layers(tmp_path):
