@@ -179,7 +179,8 @@ def _keras_file(path, layers, weights=None, metadata=None, members=None):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("metadata.json", json.dumps(metadata or {"keras_version": "3.15.1"}))
         archive.writestr("config.json", json.dumps(config))
-        archive.writestr("model.weights.h5", _weights_h5(weights or {}))
+        data = weights if isinstance(weights, bytes) else _weights_h5(weights or {})
+        archive.writestr("model.weights.h5", data)
         for name, data in (members or {}).items():
             archive.writestr(name, data)
     return path
@@ -281,6 +282,11 @@ def test_unreadable_files_name_the_file_and_the_entry(tmp_path, write, fragment)
     path = tmp_path / "bad.keras"
     write(path)
     _refused(path, fragment)
+
+
+def test_weights_that_are_not_hdf5(tmp_path):
+    path = _keras_file(tmp_path / "garbage.keras", [_input((3,))], weights=b"\x89HDF garbage")
+    _refused(path, "is corrupt", "model.weights.h5")
 
 
 def test_corrupt_config_json(tmp_path):
