@@ -93,5 +93,9 @@ def run(args):
     shown = f"[{host}]" if ":" in host else host
     print(f"juanji: serving '{model.name}' on http://{shown}:{port}/ (Ctrl-C to stop)")
     with sock:
-        server.run(sockets=[sock])
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:
+            pass  # uvicorn has shut down cleanly and passes the Ctrl-C on: the normal end
+    print("juanji: stopped")
     return 0

@@ -95,6 +95,8 @@ class Inspector:
     """
 
     def __init__(self, model, class_names=None):
+        text = []
+        model.summary(print_fn=text.append)  # builds a model declaring its input shape
         shape = model.build_input_shape
         if shape is None or len(shape) != 4:
             raise ValueError(
@@ -119,7 +121,7 @@ class Inspector:
         self.sample_shape = tuple(shape[1:])
         first = next((layer for layer in model.layers if hasattr(layer, "data_format")), None)
         self.data_format = getattr(first, "data_format", "channels_last")
-        self._summary = self._describe()
+        self._summary = self._describe("\n".join(text))
 
     # --- the model -----------------------------------------------------------------------
     @property
@@ -149,10 +151,8 @@ class Inspector:
         """
         return self._summary
 
-    def _describe(self):
+    def _describe(self, text):
         model = self.model
-        lines = []
-        model.summary(print_fn=lines.append)
         layers = [
             {
                 "name": layer.name,
@@ -174,7 +174,7 @@ class Inspector:
             "layers": layers,
             "total_params": model.count_params(),
             "trainable_params": trainable,
-            "text": "\n".join(lines),
+            "text": text,
             "shows_maps": self.shows_maps,
             "filters": self._first_filters(),
         }
