@@ -68,9 +68,10 @@ def get(kind, identifier):
 
 
 def serialize(obj):
-    """A JSON-only description of ``obj``: a name or None as is, an object with
+    """A JSON-only description of ``obj``: a name, None or an already serialised
+    ``{"class_name", "config"}`` dict (as a loaded layer holds) as is, an object with
     ``get_config`` as ``{"class_name", "config"}``, a registered function by its name."""
-    if obj is None or isinstance(obj, str):
+    if obj is None or isinstance(obj, (str, dict)):
         return obj
     if hasattr(obj, "get_config"):
         return {"class_name": type(obj).__name__, "config": obj.get_config()}

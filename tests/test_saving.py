@@ -263,3 +263,17 @@ def test_sequential_add_does_not_rescan_the_stack(monkeypatch):
     for _ in range(300):
         model.add(layers.Dense(2))
     assert len(model.layers) == 300 and len(visits) <= 2 * 300
+
+
+def test_a_loaded_model_saves_again(tmp_path):
+    """An initializer given as an object is held as its config dict after loading."""
+    from juanji import initializers
+
+    model = Sequential(
+        [layers.Input((3,)), layers.Dense(2, kernel_initializer=initializers.RandomNormal())]
+    )
+    model.save(tmp_path / "a.juanji")
+    load_model(tmp_path / "a.juanji").save(tmp_path / "b.juanji")
+    np.testing.assert_array_equal(
+        load_model(tmp_path / "b.juanji").get_weights()[0], model.get_weights()[0]
+    )

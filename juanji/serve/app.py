@@ -86,9 +86,7 @@ async def _read_body(request, max_bytes):
     async for chunk in request.stream():
         size += len(chunk)
         if size > max_bytes:
-            raise RequestError(
-                413, f"Expected a body of at most {max_bytes} bytes. Received: more"
-            )
+            raise RequestError(413, f"Expected a body of at most {max_bytes} bytes. Received: more")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -99,7 +97,9 @@ def _json_input(body):
         payload = json.loads(body)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         message = "nesting too deep" if isinstance(error, RecursionError) else str(error)
-        raise RequestError(400, f"Expected a JSON body. Received: invalid JSON ({message})")
+        raise RequestError(
+            400, f"Expected a JSON body. Received: invalid JSON ({message})"
+        ) from None
     if not isinstance(payload, dict) or "input" not in payload:
         raise RequestError(
             400, 'Expected a JSON object {"input": <nested array>}. Received: no "input" key'
@@ -197,9 +197,7 @@ def create_app(inspector, *, max_bytes=DEFAULT_MAX_BYTES):
 
     async def server_error(request, error):
         _LOG.error("%s %s failed: %r", request.method, request.url.path, error)
-        return JSONResponse(
-            {"error": f"internal error ({type(error).__name__})"}, status_code=500
-        )
+        return JSONResponse({"error": f"internal error ({type(error).__name__})"}, status_code=500)
 
     return Starlette(
         routes=[

@@ -14,22 +14,21 @@ lock.
 """
 
 import base64
-import io
+import os
 import re
+import tempfile
 
 import numpy as np
-from PIL import Image
 
 from juanji import backend
 from juanji.autograd import no_grad
 from juanji.data.images import img_to_array, load_img
+from juanji.layers import InputLayer
 from juanji.models import Sequential
 
 # Layers whose outputs are shown as feature maps: convolutions and (non-global) pooling.
 _MAP_LAYERS = re.compile(r"Conv|^(Max|Average)Pooling")
 _COLOR_MODES = {1: "grayscale", 3: "rgb", 4: "rgba"}
-# What Pillow raises on bytes it cannot decode (unknown or refused format, truncated data).
-_UNDECODABLE = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
 class InputError(ValueError):
@@ -161,7 +160,7 @@ class Inspector:
                 "params": layer.count_params(),
             }
             for layer in model.layers
-            if type(layer).__name__ != "Input"
+            if not isinstance(layer, InputLayer)
         ]
         trainable = sum(w.size for w in model.trainable_weights)
         return {
@@ -247,15 +246,12 @@ class Inspector:
             raise InputError(
                 f"The model takes {self.channels}-channel images; image files give 1, 3 or 4"
             )
-        try:
-            img = load_img(
-                io.BytesIO(data),
-                color_mode=_COLOR_MODES[self.channels],
-                target_size=self.image_size,
-                interpolation="bilinear",
-            )
-        except _UNDECODABLE as error:
-            raise ImageError(f"The file is not a readable image ({error})") from None
+        img = _load_image_bytes(
+            data,
+            color_mode=_COLOR_MODES[self.channels],
+            target_size=self.image_size,
+            interpolation="bilinear",
+        )
         x = img_to_array(img, data_format=self.data_format) / 255
         if invert == "1" or (invert == "auto" and _light_border(x, self.data_format)):
             x = 1 - x
@@ -312,6 +308,21 @@ class Inspector:
                 for layer, y in collected
             ]
         return result
+
+
+def _load_image_bytes(data, **options):
+    """``load_img`` on bytes: its allowed formats and checks, its errors as ImageError."""
+    # NOTE: load_img reads regular files only (it opens the path itself, to refuse FIFOs and
+    # devices), so the bytes go through a private temporary file.
+    with tempfile.TemporaryDirectory(prefix="juanji-upload-") as folder:
+        path = os.path.join(folder, "upload")
+        with open(path, "wb") as f:
+            f.write(data)
+        try:
+            return load_img(path, **options)
+        except (OSError, ValueError) as error:
+            message = str(error).replace(repr(path), "the upload").replace(path, "the upload")
+            raise ImageError(f"The file is not a readable image: {message}") from None
 
 
 def _as_probabilities(scores):

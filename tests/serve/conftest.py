@@ -1,5 +1,6 @@
 """One small digits model and one real uvicorn server on a free loopback port, shared by the
-web app's tests (the server runs in a thread of the test process)."""
+web app's tests (the server runs in a thread of the test process). The tests that need
+Starlette, uvicorn, httpx or Playwright skip themselves where these are not installed."""
 
 import contextlib
 import threading
@@ -7,14 +8,9 @@ import threading
 import numpy as np
 import pytest
 
-pytest.importorskip("starlette")
-pytest.importorskip("uvicorn")
-pytest.importorskip("httpx")
-
-from juanji import saving  # noqa: E402
-from juanji.serve import Inspector  # noqa: E402
-from juanji.serve import app as web  # noqa: E402
-from juanji.serve import demo  # noqa: E402
+from juanji import saving
+from juanji.serve import Inspector, demo
+from juanji.serve import app as web
 
 # Small enough for the tests to cross the limit cheaply; a 28x28 JSON input is ~20 KB.
 MAX_BYTES = 100_000

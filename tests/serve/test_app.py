@@ -5,13 +5,17 @@ import concurrent.futures
 import io
 import json
 
-import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
+from juanji.layers import InputLayer
 from juanji.serve import decode_array
 from tests.serve.conftest import MAX_BYTES
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+httpx = pytest.importorskip("httpx")
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +54,7 @@ def test_the_model_summary_describes_layers_and_filters(client, inspector):
     summary = response.json()
     model = inspector.model
     assert summary["input_shape"] == [28, 28, 1] and summary["classes"] == list("0123456789")
-    layers = [layer for layer in model.layers if type(layer).__name__ != "Input"]
+    layers = [layer for layer in model.layers if not isinstance(layer, InputLayer)]
     assert [layer["name"] for layer in summary["layers"]] == [layer.name for layer in layers]
     assert summary["total_params"] == model.count_params() == 35754
     assert "Total params: 35,754" in summary["text"]
@@ -98,9 +102,7 @@ def test_maps_are_each_conv_and_pool_layers_outputs_on_one_scale(client, inspect
         )
         step = (encoded["max"] - encoded["min"]) / 255
         np.testing.assert_allclose(decode_array(encoded), maps, atol=step / 2 + 1e-6)
-    np.testing.assert_allclose(
-        decode_array(answer["input"]), x[3].transpose(2, 0, 1), atol=1 / 255
-    )
+    np.testing.assert_allclose(decode_array(answer["input"]), x[3].transpose(2, 0, 1), atol=1 / 255)
 
 
 def test_an_uploaded_png_is_the_same_input_as_its_pixels(client, digit_images):
@@ -117,9 +119,7 @@ def test_an_uploaded_png_is_the_same_input_as_its_pixels(client, digit_images):
     # "auto" inverts dark ink on light paper, and leaves light ink on dark alone.
     paper = {"file": ("paper.png", _png(255 - pixels), "image/png")}
     auto = client.post("/api/predict", params={"invert": "auto"}, files=paper)
-    assert auto.json()["probabilities"] == pytest.approx(
-        answer.json()["probabilities"], abs=1e-6
-    )
+    assert auto.json()["probabilities"] == pytest.approx(answer.json()["probabilities"], abs=1e-6)
     assert client.post("/api/predict", params={"invert": "auto"}, files=files).json() == (
         answer.json()
     )
@@ -161,7 +161,10 @@ TRUNCATED_PNG = _png(_STROKE)[:60]
         ({"content": b"", "headers": {"content-type": "application/json"}}, 400, "empty body"),
         ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "JSON"),
         (
-            {"content": b"[" * 50_000 + b"]" * 50_000, "headers": {"content-type": "application/json"}},
+            {
+                "content": b"[" * 50_000 + b"]" * 50_000,
+                "headers": {"content-type": "application/json"},
+            },
             400,
             "too deep",
         ),
@@ -209,6 +212,7 @@ TRUNCATED_PNG = _png(_STROKE)[:60]
         ({"files": {"file": ("empty.png", b"")}}, 400, "empty file"),
         ({"files": {"file": ("notes.png", b"these are not pixels")}}, 400, "not a readable image"),
         ({"files": {"file": ("cut.png", TRUNCATED_PNG)}}, 400, "not a readable image"),
+        ({"files": {"file": ("x.png", b"%!PS-Adobe-3.0 EPSF-3.0\n")}}, 400, "Expected one of"),
         (
             {"content": b"--x\r\n", "headers": {"content-type": "multipart/form-data; boundary=x"}},
             400,
@@ -240,6 +244,7 @@ TRUNCATED_PNG = _png(_STROKE)[:60]
         "empty-file",
         "not-an-image",
         "truncated-png",
+        "refused-format",
         "broken-multipart",
     ],
 )
@@ -300,7 +305,8 @@ def test_fifty_requests_at_once_get_the_answers_they_get_one_by_one(client, digi
         assert together["top"][0]["index"] == alone["top"][0]["index"]
         for a, b in zip(alone["maps"], together["maps"]):
             assert a["shape"] == b["shape"]
-            np.testing.assert_allclose(decode_array(b), decode_array(a), atol=1e-5 + (
-                a["max"] - a["min"]) / 255)
+            np.testing.assert_allclose(
+                decode_array(b), decode_array(a), atol=1e-5 + (a["max"] - a["min"]) / 255
+            )
     # Different inputs got different answers: the comparison above is not between blanks.
     assert len({tuple(np.round(a["probabilities"], 6)) for a in sequential}) > 40

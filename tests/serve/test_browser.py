@@ -14,6 +14,9 @@ import pytest
 from PIL import Image
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
 
 CHROMIUM = os.environ.get("JUANJI_CHROMIUM", "/usr/bin/chromium")
 # No downloads, no background traffic: the page must work offline.
@@ -120,8 +123,6 @@ def test_uploading_a_png_shows_the_apis_answer_for_it(page, base_url, digit_imag
     seen = page.evaluate("window.juanji.responses")
     page.set_input_files("#upload", str(path))
     shown = _answered(page, seen)
-
-    import httpx
 
     with open(path, "rb") as f:
         direct = httpx.post(

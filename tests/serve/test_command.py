@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 
-import httpx
 import pytest
 
 from juanji import cli
@@ -16,6 +15,10 @@ from juanji.layers import Dense, Input
 from juanji.models import Sequential
 from juanji.serve import app as web
 from juanji.serve import demo
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+httpx = pytest.importorskip("httpx")
 
 
 class _NoServer:
