@@ -614,11 +614,18 @@ def _layer_spec(entry, index):
         )
     if not isinstance(name, str) or not name:
         raise _Refused(f"layer {index} ({class_name}): expected a name in its config")
+    trainable = config.get("trainable", True)
+    if not isinstance(trainable, bool):
+        raise _Refused(f"{where}: expected trainable true or false, got {trainable!r}")
     args = _Args(where, config)
     if class_name in _NEEDS_INPUT_SHAPE:
         build = entry.get("build_config") or {}
-        return name, LAYERS[class_name](args, build.get("input_shape"))
-    return name, LAYERS[class_name](args)
+        spec = LAYERS[class_name](args, build.get("input_shape"))
+    else:
+        spec = LAYERS[class_name](args)
+    if not trainable:  # a frozen layer stays frozen
+        spec.kwargs["trainable"] = False
+    return name, spec
 
 
 # --- the archive ---------------------------------------------------------------------------

@@ -257,6 +257,14 @@ def test_weights_that_do_not_fit_the_configuration_are_refused(tmp_path):
     _refused(path, "layer 'd'", "1 weight arrays")
 
 
+def test_a_frozen_layer_stays_frozen(tmp_path):
+    layers = [_input((3,)), _dense("frozen", 2, trainable=False), _dense("free", 1)]
+    weights = {"frozen": [np.ones((3, 2)), np.full(2, 0.5)], "free": [np.ones((2, 1)), [2.0]]}
+    model = saving.load_model(_keras_file(tmp_path / "frozen.keras", layers, weights))
+    assert [w.name for w in model.trainable_weights] == ["free/kernel", "free/bias"]
+    np.testing.assert_allclose(model.predict(np.ones((1, 3), np.float32)), [[9.0]])
+
+
 def test_arguments_juanji_cannot_map_are_named(tmp_path):
     conv = _entry("Conv2D", {"name": "grouped", "filters": 4, "kernel_size": [3, 3], "groups": 2})
     path = _keras_file(tmp_path / "groups.keras", [_input((8, 8, 4)), conv])
