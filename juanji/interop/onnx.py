@@ -794,17 +794,43 @@ def _functional_graph(model):
     )
 
 
-def _graph_of(model):
-    """The :class:`_Signature` of an exportable model."""
-    kind = type(model)
+def _graph_kind(layer):
+    """``_sequential_graph`` or ``_functional_graph`` for a model with a graph, else None."""
+    kind = type(layer)
     if kind is registry.lookup("model", "Sequential"):  # NOTE: models sit above interop
-        return _sequential_graph(model)
+        return _sequential_graph
     if kind is registry.lookup("model", "Functional"):
-        return _functional_graph(model)
-    raise ValueError(
-        f"Model '{model.name}' ({kind.__name__}) cannot be exported to ONNX: only "
-        "Sequential and functional models have a graph of layers to export; a subclass with "
-        "its own call() has none."
+        return _functional_graph
+    return None
+
+
+def _graph_of(model, scope=()):
+    """The :class:`_Signature` of an exportable model, its keys ``(scope, key)``; a model used
+    as a layer is inlined, its inputs and output joined by pass-through nodes (layer None)."""
+    graph = _graph_kind(model)
+    if graph is None:
+        raise ValueError(
+            f"Model '{model.name}' ({type(model).__name__}) cannot be exported to ONNX: only "
+            "Sequential and functional models have a graph of layers to export; a subclass "
+            "with its own call() has none."
+        )
+    signature = graph(model)
+    nodes = []
+    for node in signature.nodes:
+        inputs, output = tuple((scope, k) for k in node.inputs), (scope, node.output)
+        if _graph_kind(node.layer) is None:
+            nodes.append(node._replace(inputs=inputs, output=output))
+            continue
+        inner = _graph_of(node.layer, scope=output)  # one scope per call of the model
+        if len(inner.outputs) != 1:
+            raise _cannot(node.layer, "a model inside a model must have one output")
+        nodes += [_Node(None, (k,), key, shape) for (key, _, shape), k in zip(inner.inputs, inputs)]
+        nodes += inner.nodes
+        nodes.append(_Node(None, (inner.outputs[0][0],), output, node.shape))
+    return _Signature(
+        [((scope, key), name, shape) for key, name, shape in signature.inputs],
+        nodes,
+        [((scope, key), name) for key, name in signature.outputs],
     )
 
 
@@ -884,7 +910,7 @@ def to_onnx(model, opset=None):
         )
     signature = _graph_of(model)
     for node in signature.nodes:
-        if type(node.layer) not in CONVERTERS:
+        if node.layer is not None and type(node.layer) not in CONVERTERS:
             raise _cannot(node.layer, "ONNX export has no conversion for this layer type")
         if any(n is None for n in node.shape[1:]):
             raise _cannot(node.layer, f"its output shape {node.shape} is not fully known")
@@ -905,6 +931,9 @@ def to_onnx(model, opset=None):
         g.unique(name)
     for node in signature.nodes:
         inputs = [values[key] for key in node.inputs]
+        if node.layer is None:  # where a model inside the model begins or ends
+            values[node.output] = inputs[0]
+            continue
         values[node.output] = CONVERTERS[type(node.layer)](g, node.layer, inputs, node.shape)
     for key, name in signature.outputs:
         result = g.layout(values[key], _identity(len(values[key].shape)))

@@ -376,6 +376,19 @@ def test_shared_layers(tmp_path):
     _export_and_compare(_randomize(Functional(x, Flatten()(Add()([a, b, c])))), tmp_path)
 
 
+def test_models_inside_models(tmp_path):
+    """A Sequential base used twice in a functional model, inside a Sequential."""
+    base = Sequential(
+        [Input((6, 6, 2)), Conv2D(3, 3, use_bias=False), BatchNormalization(), ReLU()],
+        name="base",
+    )
+    x = Input((6, 6, 2))
+    twin = Functional(x, Add()([base(x), base(Activation("tanh")(x))]), name="twin")
+    model = Sequential([Input((6, 6, 2)), twin, Flatten(), Dense(3)], name="outer")
+    proto = _export_and_compare(_randomize(model), tmp_path)
+    assert _op_types(proto).count("Conv") == 2
+
+
 def test_several_inputs_and_outputs(tmp_path):
     image, extra = Input((4, 5, 2), name="image"), Input((3,), name="extra")
     h = Flatten()(Conv2D(2, 2, activation="tanh")(image))
