@@ -401,23 +401,27 @@ class _RandomAffine(_RandomLayer):
 
 
 def _periodic_extension(x, source, fill_mode):
-    """One period of the infinite ``"reflect"`` or ``"wrap"`` tiling of the images ``x``
-    (with one pixel more on each side), and ``source`` (N, H, W, 2) pixel coordinates
-    folded into it: bilinear sampling there reads the neighbours Keras reads, whose integer
-    indices it folds (``d c b a | a b c d | d c b a`` or ``a b c d | a b c d``), a seam
-    between two tiles included."""
+    """The images ``x`` and ``source`` (N, H, W, 2) pixel coordinates folded into them so
+    that bilinear sampling with clamped borders reads what Keras reads from the infinite
+    ``"reflect"`` (``d c b a | a b c d | d c b a``) or ``"wrap"`` (``a b c d | a b c d``)
+    tiling, whose integer indices it folds.
+
+    The reflect tiling is symmetric about every edge, so reading it at a point equals
+    reading it at the point mirrored into the image, and within half a pixel of an edge it
+    repeats the edge pixel as clamping does. The wrap tiling joins the last pixel to the
+    first: the images get one wrapped pixel more on each side for the seam."""
     axes = []
     for axis, size in enumerate(x.shape[1:3]):
-        period = 2 * size if fill_mode == "reflect" else size
-        index = np.mod(np.arange(-1, period + 1), period)  # pixels -1 .. period
+        p = source[..., axis] + 0.5  # in [0, size) inside the image
         if fill_mode == "reflect":
-            index = np.where(index >= size, period - 1 - index, index)
-        axes.append((index, np.mod(source[..., axis] + 0.5, period) + 0.5))  # +1: pixel -1
-    (rows, row_coords), (cols, col_coords) = axes
-    x = ops.getitem(
-        ops.getitem(x, index=(slice(None), rows)), index=(slice(None), slice(None), cols)
-    )
-    return x, np.stack([row_coords, col_coords], axis=-1)
+            u = np.mod(p, 2 * size)
+            axes.append(np.where(u > size, 2 * size - u, u) - 0.5)
+        else:
+            axes.append(np.mod(p, size) + 0.5)  # one pixel in: pixel -1 comes first
+    if fill_mode == "wrap":
+        rows, cols = (np.mod(np.arange(-1, n + 1), n) for n in x.shape[1:3])
+        x = ops.getitem(x, index=(slice(None), rows[:, None], cols[None, :]))
+    return x, np.stack(axes, axis=-1)
 
 
 @registry.register("layer")

@@ -2,8 +2,9 @@
 
 Each op takes ``(N, *spatial, C)`` of any number of spatial axes (``(N, H, W, C)`` images,
 ``(N, D, H, W, C)`` volumes), so the 2-D and 3-D layers share them. Resizing is separable:
-one interpolation matrix per axis, ``(out, in)``, applied by one GEMM along that axis; its
-gradient is the transposed matrices applied in reverse order.
+along each axis every output reads two neighbours (one for nearest), two gathers and a
+blend; the gradient applies each axis's transposed interpolation matrix ``(in, out)``, in
+reverse order.
 """
 
 import numbers
@@ -134,28 +135,40 @@ def _repeat(x, *, factors):
     return y, backward
 
 
-def _interpolation_matrix(n_in, n_out, interpolation, dtype):
-    """``A`` ``(n_out, n_in)``: output ``i`` reads input ``A[i] @ x``, with half-pixel centres
+def _taps(n_in, n_out, interpolation):
+    """``(lower, upper, weight)``: output ``i`` along an axis reads
+    ``(1 - weight[i]) * x[lower[i]] + weight[i] * x[upper[i]]``, with half-pixel centres
     (source position ``(i + 0.5) * n_in / n_out - 0.5``, as Keras's and PyTorch's
-    ``align_corners=False``)."""
-    scale = n_in / n_out
+    ``align_corners=False``); nearest reads input ``floor((i + 0.5) * n_in / n_out)``."""
     rows = np.arange(n_out)
-    A = np.zeros((n_out, n_in), dtype)
+    scale = n_in / n_out
     if interpolation == "nearest":
-        A[rows, np.minimum(np.floor((rows + 0.5) * scale).astype(int), n_in - 1)] = 1
-        return A
+        index = np.minimum(np.floor((rows + 0.5) * scale).astype(int), n_in - 1)
+        return index, index, np.zeros(n_out)
     source = np.clip((rows + 0.5) * scale - 0.5, 0, n_in - 1)
     lower = np.floor(source).astype(int)
-    upper = np.minimum(lower + 1, n_in - 1)
-    weight = source - lower
-    np.add.at(A, (rows, lower), 1 - weight)
-    np.add.at(A, (rows, upper), weight)
-    return A
+    return lower, np.minimum(lower + 1, n_in - 1), source - lower
 
 
-def _along(a, x, axis):
-    """``a`` ``(m, n)`` applied along ``axis`` of ``x`` (length n there, m after)."""
-    return np.moveaxis(np.tensordot(a, x, axes=([1], [axis])), 0, axis)
+def _interpolate(x, taps, axis):
+    """``x`` resampled along ``axis`` by ``taps``: two gathers and a blend."""
+    lower, upper, weight = taps
+    y = np.take(x, lower, axis=axis)
+    if weight.any():
+        weight = weight.astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - axis - 1))
+        y += (np.take(x, upper, axis=axis) - y) * weight
+    return y
+
+
+def _interpolate_backward(gy, taps, n_in, axis):
+    """The gradient of :func:`_interpolate`: ``A^T gy`` along ``axis``, with ``A`` the
+    ``(n_out, n_in)`` matrix of the taps' weights."""
+    lower, upper, weight = taps
+    a = np.zeros((len(lower), n_in), gy.dtype)
+    rows = np.arange(len(lower))
+    np.add.at(a, (rows, lower), 1 - weight)
+    np.add.at(a, (rows, upper), weight)
+    return np.moveaxis(np.tensordot(a.T, gy, axes=([1], [axis])), 0, axis)
 
 
 @primitive
@@ -180,17 +193,17 @@ def resize(x, *, size, interpolation="bilinear"):
     if interpolation not in INTERPOLATIONS:
         raise _interpolation_error(interpolation)
     axes = [
-        (axis, _interpolation_matrix(n_in, n_out, interpolation, x.dtype))
+        (axis, n_in, _taps(n_in, n_out, interpolation))
         for axis, (n_in, n_out) in enumerate(zip(x.shape[1:-1], size), start=1)
         if n_in != n_out
     ]
     y = x
-    for axis, a in axes:
-        y = _along(a, y, axis)
+    for axis, _, taps in axes:
+        y = _interpolate(y, taps, axis)
 
     def backward(gy):
-        for axis, a in reversed(axes):
-            gy = _along(a.T, gy, axis)
+        for axis, n_in, taps in reversed(axes):
+            gy = _interpolate_backward(gy, taps, n_in, axis)
         return np.ascontiguousarray(gy)
 
     return np.ascontiguousarray(y), backward
