@@ -37,11 +37,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from scipy import ndimage
 
 import juanji
 from juanji import backend, callbacks, optimizers, report, runs, saving, zoo
-from juanji.data.images import image_dataset_from_directory, img_to_array, load_img
+from juanji.data.images import image_dataset_from_directory, img_to_array, load_img, resize_images
 from juanji.data.utils import atomic_write, to_categorical, train_test_split
 from juanji.datasets import digits, mnist
 from juanji.models import load_model
@@ -120,12 +119,7 @@ def _conform(x, image_size, channels):
             x = np.repeat(x, channels, axis=3)
         else:
             raise UsageError(f"cannot convert {x.shape[3]}-channel images to {channels} channels")
-    if tuple(x.shape[1:3]) != tuple(image_size):
-        factors = (1, image_size[0] / x.shape[1], image_size[1] / x.shape[2], 1)
-        x = ndimage.zoom(
-            x.astype(np.float32), factors, order=1, grid_mode=True, mode="grid-constant"
-        )
-    return x
+    return resize_images(x, image_size)
 
 
 def _load_folder(path, image_size, color_mode):
@@ -349,14 +343,31 @@ def _truncate_history(path, epochs):
     atomic_write(path, text.getvalue().encode())
 
 
+def hold_out(data, fraction, seed=0):
+    """The training images split into a part to fit and a validation part, shuffled
+    (seeded, so a resumed run holds out the same images) and stratified by class, so that
+    validation holds every class in its share of the training set, whatever order the
+    images were loaded in (a folder's come sorted by class).
+
+    Returns:
+        ``(x_fit, y_fit, validation)``: labels one-hot; ``validation`` an ``(x, y)`` pair
+        of ``int(N * fraction)`` images, or None when that is 0.
+    """
+    y = to_categorical(data.y_train, len(data.class_names))
+    n_val = int(len(data.x_train) * fraction)
+    if not n_val:
+        return data.x_train, y, None
+    x_fit, x_val, y_fit, y_val = train_test_split(
+        data.x_train, y, test_size=n_val, seed=seed, stratify=data.y_train
+    )
+    return x_fit, y_fit, (x_val, y_val)
+
+
 def _fit(model, data, options, run_dir, resume, verbose):
     """Train; returns (seconds, epochs run in this call, training samples, gradient flow)."""
     from juanji.explain import GradientFlow
 
-    y = to_categorical(data.y_train, len(data.class_names))
-    cut = len(data.x_train) - int(len(data.x_train) * options["validation_split"])
-    x_fit, y_fit = data.x_train[:cut], y[:cut]
-    validation = (data.x_train[cut:], y[cut:]) if cut < len(data.x_train) else None
+    x_fit, y_fit, validation = hold_out(data, options["validation_split"])
     gradient_flow = GradientFlow(x_fit[:GRADIENT_FLOW_SAMPLES], y_fit[:GRADIENT_FLOW_SAMPLES])
     cbs = [*_training_callbacks(run_dir, resume, options), gradient_flow]
     fit_args = {
@@ -511,17 +522,12 @@ def _image_batch(paths, input_shape):
     batch = []
     for path in paths:
         try:
-            img = load_img(
-                path,
-                color_mode=_COLOR_MODES[channels],
-                target_size=(height, width),
-                interpolation="bilinear",
-            )
+            img = load_img(path, color_mode=_COLOR_MODES[channels])
         except FileNotFoundError:
             raise UsageError(f"no image file at '{path}'") from None
         except (OSError, ValueError, SyntaxError) as error:
             raise UsageError(f"cannot read image '{path}': {error}") from None
-        batch.append(img_to_array(img) / 255)
+        batch.append(resize_images(img_to_array(img), (height, width)) / 255)
     return np.stack(batch).astype(np.float32)
 
 

@@ -1,13 +1,15 @@
-"""Image files with Pillow: load, convert and resize, and folders of classes as arrays."""
+"""Image files with Pillow: load and convert; resize arrays of images (the one resize of
+image folders, ``juanji train`` and ``juanji predict``, the Resizing layer's); folders of
+classes as re-iterable batched datasets."""
 
+import math
 import os
 import warnings
-from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
 
-from juanji import backend
+from juanji import backend, ops
 from juanji.data.utils import DataFileError, as_rng, check_size, open_regular, to_categorical
 
 ALLOWED_FORMATS = (
@@ -29,6 +31,7 @@ _INTERPOLATIONS = {
     "area": Image.Resampling.BOX,
     "hamming": Image.Resampling.HAMMING,
 }
+RESIZE_INTERPOLATIONS = ("bilinear", "nearest")
 # What load_img raises on a file it cannot read (DataFileError is a ValueError).
 _UNREADABLE = (OSError, ValueError)
 
@@ -143,21 +146,69 @@ def array_to_img(x, data_format="channels_last", scale=True):
     return Image.fromarray(pixels, mode=_CHANNEL_MODES[x.shape[2]])
 
 
-class ImageDataset(NamedTuple):
-    """Images of a folder, loaded.
+class ImageDataset:
+    """The images of a folder, loaded, and iterable in batches afresh each time (what
+    ``fit``, ``evaluate`` and ``predict`` take as a dataset).
+
+    Iterating yields ``(x, y)`` batches (``x`` alone without labels), in a new seeded order
+    each time when ``shuffle``; ``len()`` is the number of batches.
 
     Attributes:
-        x: float32 images ``(N, H, W, C)`` with values 0..255, as Keras.
+        x: float32 images ``(N, H, W, C)`` with values 0..255, as Keras, in file order.
         y: labels: int64 ``(N,)`` for ``label_mode="int"``, one-hot float32 ``(N, K)`` for
             ``"categorical"``, float32 ``(N, 1)`` for ``"binary"``; None without labels.
         class_names: the class of each label index (the subfolder names, sorted), or None.
         file_paths: the file each image came from, in order.
+        batch_size: images per batch, or None for single images.
     """
 
-    x: np.ndarray
-    y: np.ndarray | None
-    class_names: list | None
-    file_paths: list
+    def __init__(self, x, y, class_names, file_paths, batch_size=32, shuffle=False, seed=None):
+        self.x, self.y = x, y
+        self.class_names, self.file_paths = class_names, file_paths
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self._rng = as_rng(seed) if shuffle else None
+
+    def __len__(self):
+        return len(self.x) if self.batch_size is None else math.ceil(len(self.x) / self.batch_size)
+
+    def __iter__(self):
+        n = len(self.x)
+        order = self._rng.permutation(n) if self.shuffle else np.arange(n)
+        step = self.batch_size or 1
+        for start in range(0, n, step):
+            index = order[start : start + step] if self.batch_size else order[start]
+            yield self.x[index] if self.y is None else (self.x[index], self.y[index])
+
+    def __repr__(self):
+        return (
+            f"<ImageDataset {len(self.x)} images {self.x.shape[1:]}, "
+            f"{len(self.class_names or [])} classes, batch_size={self.batch_size}>"
+        )
+
+
+def resize_images(images, size, interpolation="bilinear"):
+    """Images resized to ``size``, as Keras's ``image_dataset_from_directory`` and
+    ``Resizing`` layer do: half-pixel centres, no antialiasing (``juanji.ops.resize``).
+
+    Args:
+        images: ``(N, H, W, C)`` or ``(H, W, C)``, any numeric dtype.
+        size: ``(height, width)``.
+        interpolation: ``"bilinear"`` or ``"nearest"``.
+
+    Returns:
+        float32 images of the same rank, ``(..., height, width, C)``; unchanged values
+        (as float32) when the size is already right.
+
+    Raises:
+        ValueError: for a bad ``size`` or ``interpolation``.
+    """
+    check_size("size", size)
+    _check_choice("interpolation", interpolation, RESIZE_INTERPOLATIONS)
+    x = np.asarray(images, dtype=np.float32)
+    batch = x if x.ndim == 4 else x[None]
+    if tuple(batch.shape[1:3]) != tuple(size):
+        batch = ops.resize(batch, size=tuple(size), interpolation=interpolation).data
+    return batch if x.ndim == 4 else batch[0]
 
 
 def _first_visit(path, seen):
@@ -233,14 +284,12 @@ def _load_all(paths, *, color_mode, image_size, interpolation):
     failures = []
     for i, path in enumerate(paths):
         try:
-            img = load_img(
-                path, color_mode=color_mode, target_size=image_size, interpolation=interpolation
-            )
+            img = load_img(path, color_mode=color_mode)
         except _UNREADABLE as e:
             ok[i] = False
             failures.append(f"  {path}: {type(e).__name__}: {e}")
             continue
-        x[i] = img_to_array(img, dtype=np.float32)
+        x[i] = resize_images(img_to_array(img, dtype=np.float32), image_size, interpolation)
     return x, ok, failures
 
 
@@ -254,26 +303,28 @@ def _encode(ids, label_mode, num_classes):
 
 def image_dataset_from_directory(
     directory,
-    *,
     labels="inferred",
     label_mode="int",
     class_names=None,
     color_mode="rgb",
+    batch_size=32,
     image_size=(256, 256),
-    interpolation="bilinear",
+    shuffle=True,
+    seed=None,
     validation_split=None,
     subset=None,
-    seed=None,
-    shuffle=True,
+    interpolation="bilinear",
     follow_links=False,
+    *,
     on_error="raise",
 ):
-    """Load a folder of images, one subfolder per class, as arrays (Keras's arguments).
+    """Load a folder of images, one subfolder per class, as a batched dataset (Keras's
+    arguments) that ``fit`` takes directly and iterates afresh every epoch.
 
     ``directory/a/1.png, directory/a/x/2.jpg, directory/b/3.bmp`` give class names
-    ``["a", "b"]`` (sorted) and labels ``0, 0, 1``. Files ending in .bmp, .gif, .jpeg, .jpg
-    or .png of any size and mode are converted to ``color_mode`` and resized to
-    ``image_size``. Unlike Keras's, the result is arrays, not batches: batch at fit time.
+    ``["a", "b"]`` (sorted) and labels ``0, 0, 1``. Image files of any size and mode are
+    converted to ``color_mode`` and resized to ``image_size`` by :func:`resize_images`.
+    The images are loaded once, when the dataset is made.
 
     Args:
         directory: the folder.
@@ -282,21 +333,24 @@ def image_dataset_from_directory(
         label_mode: ``"int"``, ``"categorical"`` (one-hot), ``"binary"`` (two classes) or None.
         class_names: the subfolders to use, in label order; default all, sorted.
         color_mode: ``"grayscale"``, ``"rgb"`` or ``"rgba"`` (1, 3 or 4 channels).
+        batch_size: images per batch (default 32), or None to yield single images.
         image_size: ``(height, width)`` of every output image.
-        interpolation: the resampling filter of the resize (see :func:`load_img`).
+        interpolation: ``"bilinear"`` or ``"nearest"`` (see :func:`resize_images`).
         validation_split: the fraction of the files held out for validation.
         subset: ``"training"``, ``"validation"`` or ``"both"``; only with ``validation_split``.
         seed: the seed of the shuffle; required with ``validation_split`` and ``shuffle``
             so that the training and validation calls split the same order.
-        shuffle: shuffle the files; otherwise they stay in sorted order.
+        shuffle: shuffle the files, and the batches again each time the dataset is
+            iterated (seeded by ``seed``); otherwise they stay in sorted order.
         follow_links: follow symbolic links to subfolders. Each real file and folder is
             visited once, so link loops end and no image is listed twice.
         on_error: ``"raise"`` on unreadable files, or ``"skip"`` them with one warning that
             lists them.
 
     Returns:
-        An :class:`ImageDataset` ``(x, y, class_names, file_paths)``, x float32
-        ``(N, H, W, C)`` in 0..255; for ``subset="both"`` a pair ``(training, validation)``.
+        An :class:`ImageDataset` (batches of float32 ``(B, H, W, C)`` images in 0..255 and
+        their labels; ``.x``, ``.y``, ``.class_names``, ``.file_paths``); for
+        ``subset="both"`` a pair ``(training, validation)``.
 
     Raises:
         ValueError: for bad options, a folder without images, or (by default) unreadable
@@ -311,8 +365,14 @@ def image_dataset_from_directory(
         )
     _check_choice("label_mode", label_mode, ("int", "categorical", "binary", None))
     _check_choice("color_mode", color_mode, tuple(_MODES))
-    _check_choice("interpolation", interpolation, tuple(_INTERPOLATIONS))
+    _check_choice("interpolation", interpolation, RESIZE_INTERPOLATIONS)
     _check_choice("on_error", on_error, ("raise", "skip"))
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
+        raise ValueError(
+            f"Expected a positive int or None for `batch_size`. Received: batch_size={batch_size!r}"
+        )
     _check_choice("subset", subset, ("training", "validation", "both", None))
     check_size("image_size", image_size)
     if class_names is not None and labels != "inferred":
@@ -382,6 +442,7 @@ def image_dataset_from_directory(
         images = x[start:stop] if keep.all() else x[start:stop][keep]
         files = wanted[start:stop][keep]
         y = None if ids is None else _encode(ids[files], label_mode, num_classes)
-        datasets.append(ImageDataset(images, y, class_names, [paths[i] for i in files]))
+        files = [paths[i] for i in files]
+        datasets.append(ImageDataset(images, y, class_names, files, batch_size, shuffle, seed))
         start = stop
     return tuple(datasets) if subset == "both" else datasets[0]
