@@ -17,6 +17,7 @@ import sys
 import time
 import warnings
 
+import numpy as np
 from tqdm import tqdm
 
 from juanji import backend, saving
@@ -34,6 +35,7 @@ __all__ = [
     "BackupAndRestore",
     "LearningRateScheduler",
     "LambdaCallback",
+    "TensorBoard",
 ]
 
 
@@ -725,3 +727,137 @@ class LambdaCallback(Callback):
                 if not callable(fn):
                     raise TypeError(f"Expected a callable for {name}. Received: {fn!r}")
                 setattr(self, name, fn)
+
+
+class TensorBoard(Callback):
+    """Writes TensorBoard event files: ``tensorboard --logdir LOG_DIR`` shows the run.
+
+    Into ``log_dir/train``: ``epoch_<metric>`` scalars each epoch (``epoch_loss``,
+    ``epoch_accuracy``...), ``epoch_learning_rate``, and with ``update_freq`` a number N,
+    ``batch_<metric>`` every N training steps (the epoch's running values, as the progress
+    bar shows them); with ``histogram_freq`` N, every N epochs, a histogram of every weight
+    (tagged ``layer/weight``) and, with ``write_images``, the first convolution layer's
+    filters as one image. Into ``log_dir/validation``: the ``val_`` results as
+    ``epoch_<metric>``. The files are written through tensorboardX (``pip install
+    juanji[tensorboard]``).
+
+    Args:
+        log_dir: the folder of the run's logs.
+        histogram_freq: epochs between weight histograms (and images); 0 for none.
+        write_images: add the first convolution layer's filters as an image.
+        update_freq: ``"epoch"`` (scalars once an epoch), ``"batch"`` (every step) or a
+            number of steps between batch-level scalars.
+
+    Raises:
+        ImportError: when training starts without tensorboardX installed, saying how to
+            install it.
+        ValueError: for a bad ``histogram_freq`` or ``update_freq``.
+    """
+
+    def __init__(self, log_dir="logs", histogram_freq=0, write_images=False, update_freq="epoch"):
+        super().__init__()
+        if (
+            isinstance(histogram_freq, bool)
+            or not isinstance(histogram_freq, int)
+            or histogram_freq < 0
+        ):
+            raise ValueError(
+                f"Expected an int >= 0 for `histogram_freq`. Received: {histogram_freq!r}"
+            )
+        steps = 1 if update_freq == "batch" else update_freq
+        if steps != "epoch" and (
+            isinstance(steps, bool) or not isinstance(steps, int) or steps < 1
+        ):
+            raise ValueError(
+                "Expected `update_freq` 'epoch', 'batch' or a positive int. "
+                f"Received: update_freq={update_freq!r}"
+            )
+        self.log_dir = os.fspath(log_dir)
+        self.histogram_freq = histogram_freq
+        self.write_images = write_images
+        self.update_freq = steps
+        self._writers = {}
+        self._step = 0
+
+    def _writer(self, part):
+        if part not in self._writers:
+            try:
+                from tensorboardX import SummaryWriter
+            except ImportError:
+                raise ImportError(
+                    "The TensorBoard callback writes through tensorboardX: "
+                    "pip install 'juanji[tensorboard]' (or tensorboardX)."
+                ) from None
+            self._writers[part] = SummaryWriter(os.path.join(self.log_dir, part))
+        return self._writers[part]
+
+    def on_train_begin(self, logs=None):
+        self._writer("train")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        if self.update_freq != "epoch" and self._step % self.update_freq == 0:
+            for name, value in (logs or {}).items():
+                self._writer("train").add_scalar(f"batch_{name}", float(value), self._step)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        logs.setdefault("learning_rate", float(self.model.optimizer.learning_rate))
+        for name, value in logs.items():
+            part, name = ("validation", name[4:]) if name.startswith("val_") else ("train", name)
+            self._writer(part).add_scalar(f"epoch_{name}", float(value), epoch)
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            self._log_weights(epoch)
+        for writer in self._writers.values():
+            writer.flush()
+
+    def _log_weights(self, epoch):
+        writer = self._writer("train")
+        for layer in _all_layers(self.model):
+            for weight in layer.weights:
+                writer.add_histogram(weight.name, weight.data, epoch)
+        kernel = next(
+            (layer.kernel.data for layer in _all_layers(self.model) if _conv_kernel(layer)), None
+        )
+        if self.write_images and kernel is not None:
+            writer.add_image("filters", filter_grid(kernel), epoch, dataformats="HWC")
+
+    def on_train_end(self, logs=None):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+
+
+def _all_layers(model):
+    """The model's layers, those of nested models included, in order."""
+    for layer in getattr(model, "layers", []):
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+        else:
+            yield layer
+
+
+def _conv_kernel(layer):
+    kernel = getattr(layer, "kernel", None)
+    return kernel is not None and kernel.ndim == 4
+
+
+def filter_grid(kernel, pad=1):
+    """A convolution kernel ``(KH, KW, C, F)`` as one image of its F filters side by side in
+    a near-square grid, each scaled to [0, 1] alone: RGB when C is 3, else the mean over C.
+
+    Returns:
+        float32 ``(rows * (KH + pad) - pad, cols * (KW + pad) - pad, 3)``.
+    """
+    KH, KW, C, F = kernel.shape
+    filters = kernel if C == 3 else np.repeat(kernel.mean(axis=2, keepdims=True), 3, axis=2)
+    filters = filters.transpose(3, 0, 1, 2)  # (F, KH, KW, 3)
+    low = filters.min(axis=(1, 2, 3), keepdims=True)
+    span = filters.max(axis=(1, 2, 3), keepdims=True) - low
+    filters = (filters - low) / np.where(span > 0, span, 1)
+    cols = math.ceil(math.sqrt(F))
+    rows = math.ceil(F / cols)
+    tiles = np.zeros((rows * cols, KH + pad, KW + pad, 3), np.float32)  # blank past F
+    tiles[:F, :KH, :KW] = filters
+    grid = tiles.reshape(rows, cols, KH + pad, KW + pad, 3).transpose(0, 2, 1, 3, 4)
+    return grid.reshape(rows * (KH + pad), cols * (KW + pad), 3)[: -pad or None, : -pad or None]
