@@ -18,8 +18,11 @@ def _run(capsys, *argv):
 def test_parameters_prints_the_seed_cnn_savings(capsys):
     status, out, _ = _run(capsys, "explain", "parameters", "seed")
     assert status == 0
-    first = next(line for line in out.splitlines() if line.startswith("conv2d "))
+    header, first, second, third = out.splitlines()
+    assert header.split()[:4] == ["layer", "input", "output", "conv"]
     assert first.split()[1:] == ["28x28x1", "24x24x4", "104", "59,904", "1,808,640"]
+    assert second.split()[1:] == ["24x24x4", "22x22x8", "296", "143,264", "8,924,960"]
+    assert third.split()[3] == "1,168"
 
 
 def test_translation_prints_the_errors_and_writes_png_and_json(tmp_path, capsys):

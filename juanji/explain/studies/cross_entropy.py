@@ -141,3 +141,17 @@ gives −ln(q₄/Σq) = {f["loss_printed_q"]:.4f}; subtracting ln Σq gives the 
 {f["loss_minus_log_sum"]:.4f}. The gradient of the fused softmax + cross-entropy with respect to
 the logits of a random batch of {len(g["labels"])} matches (p − y)/N and float64 central
 differences."""
+
+
+CLAIM = "cross-entropy of the worked example; softmax + log-likelihood has gradient p − y"
+
+
+def headline(f):
+    """One line of measured figures for the README's table."""
+    g = f["gradient"]
+    return (
+        f"−ln q₄ = {f['minus_log_q4']:.4f}; juanji's loss on q as printed "
+        f"{f['loss_printed_q']:.4f} "
+        f"(it divides by Σq = {f['sum_q']:.4f}); max \\|autograd − (p − y)/N\\| "
+        f"{g['max_autograd_vs_formula']:.0e}"
+    )

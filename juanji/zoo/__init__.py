@@ -1,4 +1,5 @@
-"""Named architectures: the text's seed CNN, LeNet-5, a back-propagation MLP, a small VGG."""
+"""Named architectures: the text's seed CNN, LeNet-5, a back-propagation MLP, a small VGG;
+and in ``juanji.zoo.neocognitron`` Fukushima's Neocognitron (1980), trained without labels."""
 
 from juanji import initializers, optimizers
 from juanji.layers import (
