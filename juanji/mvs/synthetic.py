@@ -82,7 +82,7 @@ def _random_rotation(rng):
 def _texture(rng, weak):
     contrast = rng.uniform(0.003, 0.012) if weak else rng.uniform(0.12, 0.25)
     count = 6
-    frequencies = rng.uniform(0.8, 4.5, size=count) * rng.choice([-1, 1], size=count)
+    frequencies = rng.uniform(0.5, 2.5, size=count) * rng.choice([-1, 1], size=count)
     directions = rng.uniform(0, np.pi, size=count)
     waves = np.stack(
         [

@@ -28,15 +28,15 @@ def homographies(ref_cam, src_cam, depths):
     Args:
         ref_cam, src_cam: :class:`~juanji.mvs.cameras.Camera`\\ s, intrinsics at the
             resolution of the pixels mapped.
-        depths: ``(D,)`` plane depths along the reference's principal axis.
+        depths: plane depths along the reference's principal axis, any shape, e.g. ``(D,)``.
 
     Returns:
-        ``(D, 3, 3)`` float64: ``H[k] @ (x, y, 1)`` is the source point (up to scale) of
-        reference point (x, y) on the plane of depth ``depths[k]``.
+        ``(*depths.shape, 3, 3)`` float64: ``H[k] @ (x, y, 1)`` is the source point (up to
+        scale) of reference point (x, y) on the plane of depth ``depths[k]``.
     """
-    depths = np.asarray(depths, dtype=np.float64).reshape(-1)
+    depths = np.asarray(depths, dtype=np.float64)
     offset = (src_cam.center - ref_cam.center)[:, None] * ref_cam.principal_axis[None, :]
-    planes = np.eye(3) - offset / depths[:, None, None]  # (D, 3, 3)
+    planes = np.eye(3) - offset / depths[..., None, None]  # (..., 3, 3)
     left = src_cam.K @ src_cam.R
     right = ref_cam.R.T @ np.linalg.inv(ref_cam.K)
     return left @ planes @ right
@@ -61,17 +61,24 @@ def sampling_grid(ref_cam, src_cam, depths, height, width, src_height=None, src_
     return _grid(H, height, width, src_height or height, src_width or width)
 
 
-def _grid(H, height, width, src_height, src_width):
-    """Normalised source points ``(..., height, width, 2)`` of homographies ``(..., 3, 3)``."""
+def _grid(H, height, width, src_height, src_width, per_pixel=False):
+    """Normalised source points ``(..., height, width, 2)`` of homographies ``(..., 3, 3)``
+    shared by all pixels, or ``(..., height, width, 3, 3)`` one per pixel."""
     i, j = np.mgrid[0:height, 0:width]
     pixels = np.stack([j, i, np.ones_like(i)], axis=-1).reshape(-1, 3).astype(np.float64)
-    projected = pixels @ np.swapaxes(H, -1, -2)  # (..., H*W, 3)
+    if per_pixel:
+        lead = H.shape[:-4]
+        H = H.reshape(*lead, height * width, 3, 3)
+        projected = np.einsum("...pab,pb->...pa", H, pixels)  # (..., H*W, 3)
+    else:
+        lead = H.shape[:-2]
+        projected = pixels @ np.swapaxes(H, -1, -2)  # (..., H*W, 3)
     z = projected[..., 2:]
     in_front = z > 1e-9
     xy = projected[..., :2] / np.where(in_front, z, 1.0)
     scale = np.array([2 / max(src_width - 1, 1), 2 / max(src_height - 1, 1)])
     grid = np.where(in_front, xy * scale - 1, -2.0)
-    return grid.reshape(*H.shape[:-2], height, width, 2)
+    return grid.reshape(*lead, height, width, 2)
 
 
 def _per_item(cameras, count):
@@ -89,20 +96,28 @@ def homography_warp(src_features, ref_cam, src_cam, depths, ref_size=None):
         src_features: Tensor or array ``(B, Hs, Ws, C)``.
         ref_cam, src_cam: a camera, or a list of B cameras (one per batch item), with
             intrinsics scaled to the feature resolution.
-        depths: ``(D,)`` plane depths shared by the batch, or ``(B, D)``.
-        ref_size: the reference grid's ``(H, W)``; default ``(Hs, Ws)``.
+        depths: ``(D,)`` plane depths shared by the batch, ``(B, D)``, or per-pixel depth
+            hypotheses ``(B, D, H, W)`` (each reference pixel warped with its own depths).
+        ref_size: the reference grid's ``(H, W)``; default ``(Hs, Ws)``, or the last two
+            axes of per-pixel ``depths``.
 
     Returns:
         Tensor ``(B, D, H, W, C)``: entry ``[b, k, i, j]`` is the source feature seen where
-        reference pixel (i, j) meets the plane of depth ``depths[b, k]``.
+        reference pixel (i, j) meets the plane of depth ``depths[b, k]`` (or ``depths[b,
+        k, i, j]``).
     """
     B, Hs, Ws, C = src_features.shape
-    H, W = ref_size or (Hs, Ws)
-    depths = np.broadcast_to(np.asarray(depths, dtype=np.float64), (B, np.shape(depths)[-1]))
+    depths = np.asarray(depths, dtype=np.float64)
+    per_pixel = depths.ndim == 4
+    if per_pixel:
+        H, W = depths.shape[2:]
+    else:
+        H, W = ref_size or (Hs, Ws)
+        depths = np.broadcast_to(depths, (B, depths.shape[-1]))
     D = depths.shape[1]
     pairs = zip(_per_item(ref_cam, B), _per_item(src_cam, B), depths)
-    stacked = np.stack([homographies(ref, src, d) for ref, src, d in pairs])  # (B, D, 3, 3)
-    grid = _grid(stacked, H, W, Hs, Ws).astype(src_features.dtype)  # (B, D, H, W, 2)
+    stacked = np.stack([homographies(ref, src, d) for ref, src, d in pairs])  # (B, D, [H, W,] 3, 3)
+    grid = _grid(stacked, H, W, Hs, Ws, per_pixel).astype(src_features.dtype)  # (B, D, H, W, 2)
     # The planes are stacked along the output's height, so each source image is read once.
     warped = ops.grid_sample(
         src_features,
