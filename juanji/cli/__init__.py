@@ -658,7 +658,7 @@ def _train_parser(sub):
 # Commands with a module of their own in this package: each module's ``add_parser(sub)`` adds
 # its subcommand and sets ``run`` to the function that carries it out. A module imports what
 # it needs inside ``run``, so building the parser stays fast.
-COMMAND_MODULES = ("export", "explain", "serve")
+COMMAND_MODULES = ("export", "explain", "serve", "mvs")
 
 
 def build_parser():
