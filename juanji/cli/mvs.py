@@ -38,9 +38,9 @@ def cmd_train(args):
         return 0
     if not args.steps and not args.minutes:
         raise UsageError("mvs train: give the length of the run: --steps N or --minutes M")
+    given = {"scenes": args.scenes, "views": args.views}
     options = TrainingOptions(
-        scenes=args.scenes or TrainingOptions.scenes,
-        views=args.views or TrainingOptions.views,
+        **{k: v for k, v in given.items() if v is not None},
         num_depths=args.num_depths,
         steps=args.steps,
         minutes=args.minutes,
