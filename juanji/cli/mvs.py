@@ -7,6 +7,7 @@
     juanji mvs predict SCENE_DIR --out OUT              # depth maps of a folder (MVSNet layout)
     juanji mvs eval runs/mvs/model.juanji --scenes 20   # held-out scenes, vs the plane sweep
     juanji mvs demo --out demo/                         # one scene end to end, an HTML report
+    juanji mvs surfacenet --steps 300                   # SurfaceNet and its voxel F-score
     juanji mvs memory                                   # peak memory: MVSNet vs SurfaceNet
 """
 
@@ -111,6 +112,26 @@ def cmd_demo(args):
     return 0
 
 
+def cmd_surfacenet(args):
+    from juanji.mvs.evaluation import held_out_scenes
+    from juanji.mvs.surfacenet import evaluate_surfacenet, train_surfacenet
+
+    model, seconds = train_surfacenet(
+        steps=args.steps, size=args.size, scenes=args.scenes, log=_log
+    )
+    scores = evaluate_surfacenet(model, held_out_scenes(args.eval_scenes), size=args.size)
+    print(
+        f"SurfaceNet, {args.steps} steps in {seconds / 60:.1f} min; on {args.eval_scenes} "
+        f"held-out scenes ({args.size}^3 voxels, 1-voxel tolerance): precision "
+        f"{scores['precision']:.3f}, recall {scores['recall']:.3f}, F-score {scores['f_score']:.3f}"
+    )
+    if args.out:
+        from juanji import saving
+
+        saving.save_model(model, args.out, extra={"size": args.size, **scores})
+    return 0
+
+
 def cmd_memory(args):
     from juanji.mvs.memory import memory_table
 
@@ -163,8 +184,20 @@ def add_parser(sub):
     d.add_argument("--cost", choices=("variance", "ncc"), default="variance", help="sweep cost")
     d.set_defaults(run=cmd_demo)
 
+    s = commands.add_parser("surfacenet", help="train SurfaceNet; its voxel F-score")
+    s.add_argument("--steps", type=_positive(int), default=300, help="optimizer steps (300)")
+    s.add_argument("--size", type=_positive(int), default=16, help="cube side in voxels (16)")
+    s.add_argument("--scenes", type=_positive(int), default=100, help="training scenes (100)")
+    s.add_argument("--eval-scenes", type=_positive(int), default=20, help="held-out (20)")
+    s.add_argument("--out", help="save the model to this file")
+    s.set_defaults(run=cmd_surfacenet)
+
     m = commands.add_parser("memory", help="peak memory of MVSNet and SurfaceNet by resolution")
     m.add_argument(
-        "--sizes", type=_positive(int), nargs="+", default=[16, 24, 32, 48], help="side lengths"
+        "--sizes",
+        type=_positive(int),
+        nargs="+",
+        default=[16, 32, 48, 64],
+        help="resolutions r (16 32 48 64)",
     )
     m.set_defaults(run=cmd_memory)
