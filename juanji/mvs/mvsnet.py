@@ -143,7 +143,7 @@ class MVSNet(Model):
         >>> net = MVSNet(feature_channels=(4, 4, 4), regularizer_channels=(2, 2, 2, 2))
         >>> net.build((None, 2, 32, 32, 3))
         >>> net.count_params()
-        2461
+        1947
     """
 
     def __init__(
