@@ -90,16 +90,16 @@ def cmd_eval(args):
         print(json.dumps(results, indent=1))
         return 0
     print(f"{args.scenes} held-out scenes, {args.views} views, D = {args.num_depths}")
-    print(f"{'':14}{'pixels':>8}{'MAE':>8}{'<=1':>8}{'<=3':>8}   (depth intervals)")
+    print(f"{'':24}{'pixels':>8}{'MAE':>8}{'<=1':>8}{'<=3':>8}   (depth intervals)")
     for region in ("all", "weak"):
         for method, label in (("mvsnet", "MVSNet"), ("plane_sweep", f"sweep ({args.cost})")):
             r = results[method][region]
             print(
-                f"{label + ' ' + region:<14}{r['n']:>8}{r['mae']:>8.3f}"
+                f"{label + ', ' + region:<24}{r['n']:>8}{r['mae']:>8.3f}"
                 f"{r['within_1']:>8.3f}{r['within_3']:>8.3f}"
             )
         ratio = results["mvsnet"][region]["mae"] / results["plane_sweep"][region]["mae"]
-        print(f"{'':14}MVSNet MAE / plane-sweep MAE ({region}): {ratio:.3f}")
+        print(f"{'':24}MVSNet MAE / plane-sweep MAE ({region}): {ratio:.3f}")
     return 0
 
 

@@ -46,7 +46,7 @@ def predict_depth(model, images, cameras, depths):
     return prediction.depth.data.astype(np.float64), prediction.confidence
 
 
-def evaluate(model, scenes, *, num_views=None, num_depths=None, cost="ncc", sweep=True):
+def evaluate(model, scenes, *, num_views=None, num_depths=None, cost="variance", sweep=True):
     """MVSNet (and the plane sweep) on ``scenes``, scored on all and on weakly textured pixels.
 
     Args:

@@ -59,15 +59,19 @@ def _ncc_cost(ref, warped, valid, window, epsilon=1e-4):
     return np.where(weights > 0, costs / np.maximum(weights, 1), 2.0)
 
 
-def plane_sweep(images, cameras, depths, *, cost="ncc", window=5):
+def plane_sweep(images, cameras, depths, *, cost="variance", window=9):
     """Winner-take-all depth of the reference view 0 from photo-consistency alone.
 
     Args:
         images: ``(V, H, W, 3)`` in [0, 1], view 0 the reference.
         cameras: V full-resolution cameras.
         depths: ``(D,)`` plane depths.
-        cost: ``"ncc"`` or ``"variance"``.
+        cost: ``"variance"`` or ``"ncc"``.
         window: the odd side of the aggregation window, in pixels.
+
+    The defaults, variance over 9x9 windows, scored best of both costs and windows 3 to 11
+    on synthetic validation scenes (seeds 5000-5009, neither training nor held-out ones):
+    MAE 2.62 intervals, against 3.93 for the best NCC.
 
     Returns:
         ``(depth (H, W), cost volume (D, H, W))``: the depth of the least-cost plane per pixel.
