@@ -172,8 +172,11 @@ def run_gradients(args):
 
 def run_study(args):
     """`juanji explain study NAME`: run the study, print its table, write PNG and JSON."""
+    from juanji.cli import UsageError
     from juanji.explain.studies import run
 
+    if args.seed < 0:
+        raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
     result = run(args.name, args.out, quick=args.quick, seed=args.seed)
     print(result["table"])
     print(f"figures: {result['png']} and {result['json']}")

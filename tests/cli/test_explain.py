@@ -61,6 +61,8 @@ def test_gradients_prints_verdicts_and_writes_png_and_json(tmp_path, capsys):
         (["explain", "translation", "seed", "--samples", "0"], "--samples must be at least 1"),
         (["explain", "gradients", "seed", "--dataset", "folder:/no/such"], "no image folder"),
         (["explain", "study", "nope"], "invalid choice: 'nope'"),
+        (["explain", "study", "cross-entropy", "--seed", "-1"], "--seed must be a non-negative"),
+        (["explain", "study", "cross-entropy", "--out", "/dev/null/x"], "/dev/null/x"),
     ],
 )
 def test_bad_input_is_one_line_without_traceback(capsys, argv, fragment):
