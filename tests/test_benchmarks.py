@@ -103,6 +103,20 @@ def test_the_op_benchmark_runs_every_row(capsys):
     assert "ratio" in capsys.readouterr().out
 
 
+def test_the_op_benchmark_runs_every_volume_row_and_measures_memory(capsys):
+    pytest.importorskip("torch")
+    import ops  # benchmarks/ops.py
+
+    argv = ["--suite", "volumes", "--depth", "8", "--repeats", "1", "--block", "0"]
+    rows = ops.main([*argv, "--settle", "0", "--threads", "1"])
+    assert len(rows) == 14 and all(
+        juanji_ms > 0 and torch_ms > 0 for _, juanji_ms, torch_ms in rows
+    )
+    growth, activations = ops.main(["--memory", "--depth", "8", "--threads", "1"])
+    assert growth > 0 and activations > 0
+    assert "load average" in capsys.readouterr().out
+
+
 def test_the_augmentation_benchmark_reports_a_slowdown(capsys):
     import augment  # benchmarks/augment.py
 

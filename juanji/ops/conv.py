@@ -801,11 +801,22 @@ def _col2im(gy, w, x_shape, geometry, n_workers):
     Each of ``n_workers`` threads takes a range of the images, and goes through it in groups
     small enough that a group's shares and padded gradient stay in cache while its taps add
     up: tap by tap (:func:`_col2im_range`), or, for few channels and unit strides, all taps
-    in one GEMM onto a grid of whole padded rows (:func:`_col2im_on_grid`)."""
-    N = x_shape[0]
+    in one GEMM onto a grid of whole padded rows (:func:`_col2im_on_grid`). An image larger
+    than the cache budget, or fewer images than threads, is folded back a slab of output
+    planes at a time instead (:func:`_col2im_slabs`)."""
+    N, *sizes, C = x_shape
     gx = np.empty(x_shape, gy.dtype)
     gy = gy.reshape(N, -1, gy.shape[1])
-    on_grid = x_shape[-1] <= _GRID_MAX_CHANNELS and set(geometry.strides) == {1}
+    padded = _padded_sizes(sizes, geometry.pads)
+    on_grid = C <= _GRID_MAX_CHANNELS and set(geometry.strides) == {1}
+    if on_grid:
+        image_bytes = _grid_image_bytes(w, C, padded, geometry.out, gy.itemsize)
+    else:
+        image_bytes = (math.prod(geometry.out) + math.prod(padded)) * C * gy.itemsize
+    if N < n_workers or image_bytes > _COL2IM_GROUP_BYTES:
+        for n in range(N):  # few images, or each one large
+            _col2im_slabs(gy[n], w, gx[n], geometry, n_workers)
+        return gx
     fold = _col2im_on_grid if on_grid else _col2im_range
     parallel.map_tasks(
         lambda start, stop: fold(gy[start:stop], w, gx[start:stop], geometry),
@@ -813,6 +824,40 @@ def _col2im(gy, w, x_shape, geometry, n_workers):
         n_workers,
     )
     return gx
+
+
+def _col2im_slabs(gy, w, gx, geometry, n_workers):
+    """Fill one image's gradient ``gx`` ``(H, W, C)`` from its ``gy`` ``(OH*OW, F)``, a
+    cache-sized slab of output planes (rows) at a time, tap by tap.
+
+    Each of ``n_workers`` threads takes a run of slabs and adds them up in a padded buffer of
+    its own, covering the input planes its slabs read; neighbouring runs overlap by the
+    kernel's extent less the stride, so the buffers are added together at the end."""
+    *sizes, C = gx.shape
+    padded = _padded_sizes(sizes, geometry.pads)
+    stride, span = geometry.strides[0], geometry.spans()[0]
+    plane_rows = math.prod(geometry.out[1:])
+    plane_bytes = (plane_rows + stride * math.prod(padded[1:])) * C * gy.itemsize
+    slab = _group_size(geometry.out[0], plane_bytes, _COL2IM_GROUP_BYTES)
+    slabs = parallel.worker_spans(geometry.out[0], n_workers, slab)
+    per_worker = -(-len(slabs) // n_workers)
+    runs = [slabs[i : i + per_worker] for i in range(0, len(slabs), per_worker)]
+
+    def fold(run):
+        first, last = run[0][0] * stride, (run[-1][1] - 1) * stride + span
+        buffer = np.zeros((1, last - first, *padded[1:], C), gy.dtype)
+        share = np.empty((slab * plane_rows, C), gy.dtype)
+        for start, stop in run:
+            part = geometry._replace(out=(stop - start, *geometry.out[1:]))
+            rows = slice(start * stride - first, (stop - 1) * stride + span - first)
+            planes = gy[start * plane_rows : stop * plane_rows]
+            _col2im_group(planes[None], w, buffer[:, rows], share, part)
+        return first, buffer[0]
+
+    gxp = np.zeros((*padded, C), gy.dtype)
+    for first, buffer in parallel.map_tasks(fold, [(run,) for run in runs], n_workers):
+        gxp[first : first + len(buffer)] += buffer
+    gx[...] = gxp[_inside(geometry.pads, sizes)]
 
 
 def _padded_sizes(sizes, pads):
@@ -844,7 +889,7 @@ def _col2im_on_grid(gy, w, gx, geometry):
     padded = _padded_sizes(sizes, geometry.pads)
     plane = math.prod(padded[1:])
     run = geometry.out[0] * plane
-    image_bytes = (taps * C * run + C * (padded[0] + 1) * plane + run * F) * gy.itemsize
+    image_bytes = _grid_image_bytes(w, C, padded, geometry.out, gy.itemsize)
     group = _group_size(n, image_bytes, _COL2IM_GROUP_BYTES)
     grid = np.zeros((group, geometry.out[0], *padded[1:], F), gy.dtype)  # zero past out
     shares = np.empty((taps * C, group * run), gy.dtype)
@@ -854,6 +899,16 @@ def _col2im_on_grid(gy, w, gx, geometry):
         size = stop - start
         _col2im_grid_group(gy[start:stop], w, grid[:size], shares, planes[:, :size], geometry)
         gx[start:stop] = np.moveaxis(planes[(slice(None), slice(size), *inside)], 0, -1)
+
+
+def _grid_image_bytes(w, C, padded, out, itemsize):
+    """The bytes :func:`_col2im_on_grid` works on per image: all taps' shares, the padded
+    channel planes (with a spare row) and the grid."""
+    plane = math.prod(padded[1:])
+    run = out[0] * plane
+    return (
+        w[..., 0, 0].size * C * run + C * (padded[0] + 1) * plane + run * w.shape[-1]
+    ) * itemsize
 
 
 def _col2im_grid_group(gy, w, grid, shares, planes, geometry):
@@ -887,19 +942,19 @@ def _col2im_range(gy, w, gx, geometry):
     inside = (slice(None), *_inside(geometry.pads, sizes))
     for start, stop in parallel.spans(n, group):
         target = gxp[: stop - start] if is_padded else gx[start:stop]
+        target[...] = 0
         _col2im_group(gy[start:stop], w, target, share, geometry)
         if is_padded:
             gx[start:stop] = target[inside]
 
 
 def _col2im_group(gy, w, gxp, share, geometry):
-    """``gxp`` ``(n, Hp, Wp, C)``, the padded input gradient of ``n`` images, from their
-    output gradient ``gy`` ``(n, OH*OW, F)``, through ``share``, a buffer of at least
-    ``n*OH*OW`` rows."""
+    """Add to ``gxp`` ``(n, Hp, Wp, C)``, the padded input gradient of ``n`` images, the
+    shares of their output gradient ``gy`` ``(n, OH*OW, F)``, through ``share``, a buffer of
+    at least ``n*OH*OW`` rows."""
     n, C = len(gy), gxp.shape[-1]
     gy = gy.reshape(-1, gy.shape[2])
     share = share[: len(gy)]
-    gxp[...] = 0
     for tap, slices in geometry.taps():
         np.matmul(gy, w[tap].T, out=share)
         gxp[(slice(None), *slices)] += share.reshape(n, *geometry.out, C)

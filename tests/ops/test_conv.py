@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from juanji import parallel
 from juanji.autograd import Tensor
 from juanji.ops import conv
-from juanji.ops.conv import conv2d, conv3d, conv_output_size, conv_padding
+from juanji.ops.conv import conv2d, conv3d, conv3d_transpose, conv_output_size, conv_padding
 from tests.helpers import check_grad, check_vs_torch
 
 try:
@@ -432,6 +432,47 @@ def test_slabs_of_output_planes_give_the_whole_volume_results(
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     assert sum(built) == 2 * out[0]  # every plane, for the forward and the kernel gradient
     assert max(built) <= max(1, min(planes_per_group, -(-out[0] // workers)))
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+@pytest.mark.parametrize("planes_per_slab", [1, 2, 100])
+@pytest.mark.parametrize(
+    "op, kwargs",
+    [
+        (conv3d, {}),
+        (conv3d, {"strides": (2, 1, 1), "padding": "same"}),
+        (conv3d, {"strides": (3, 1, 2), "padding": "full", "dilation": (2, 1, 1)}),
+        (conv3d_transpose, {"strides": 2, "padding": "same", "output_padding": 1}),
+    ],
+)
+def test_input_gradient_folded_by_slabs_of_planes_gives_the_whole_volume_results(
+    op, kwargs, planes_per_slab, workers, monkeypatch
+):
+    """One volume too large for the cache budget, or fewer volumes than threads: the input
+    gradient (a transposed convolution's output) is folded back a slab of 1, 2 or all output
+    planes at a time, on 1 to 3 threads, each adding its slabs in a buffer of its own."""
+    rng = np.random.default_rng(11)
+    x, w, b = (
+        Tensor(rng.standard_normal(s), requires_grad=True)
+        for s in [(1, 6, 4, 3, 2), (3, 2, 2, 2, 2), 2]
+    )
+
+    def run():
+        for t in (x, w, b):
+            t.zero_grad()
+        y = op(x, w, b, **kwargs)
+        y.backward(np.cos(np.arange(y.size)).reshape(y.shape))
+        return [y.data, x.grad, w.grad, b.grad]
+
+    whole = run()
+    monkeypatch.setattr(conv, "_COL2IM_GROUP_BYTES", planes_per_slab * 4 * 5 * 2 * 8)
+    monkeypatch.setattr(conv, "_THREADS_MIN_MACS", 0)
+    monkeypatch.setattr(parallel, "workers", lambda: workers)
+    slabs, fold = [], conv._col2im_slabs
+    monkeypatch.setattr(conv, "_col2im_slabs", lambda *a: slabs.append(1) or fold(*a))
+    for got, expected in zip(run(), whole):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert slabs or (workers == 1 and planes_per_slab == 100)  # that volume fits the budget
 
 
 # --------------------------------------------------------------------------- padding rules
