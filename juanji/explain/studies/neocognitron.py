@@ -208,7 +208,14 @@ decision at each horizontal shift is the one at shift 0.
 {head}
 {rule}
 {neo}
-{cnn}"""
+{cnn}
+
+Two cautions in reading this table. A shift by an even number of pixels moves every map
+below the last C-layer by whole cells (the first C-layer's stride is 2), so the Neocognitron
+keeps its decision there by construction while the glyph stays clear of the border; the odd
+shifts are what its blurring C-cells must absorb. And with {f["distinct_cells"]} distinct
+final cells against the CNN's {len(f["patterns"])} classes, keeping a decision is easier for the
+Neocognitron than for the CNN."""
 
 
 CLAIM = "the Neocognitron's S- and C-cells, self-organised, recognise patterns at any position"
