@@ -18,6 +18,7 @@ Example:
 """
 
 from juanji import registry
+from juanji.layers.base import forward_pass
 from juanji.layers.symbolic import InputLayer, KerasTensor, flatten_structure
 from juanji.models import Model
 
@@ -60,6 +61,7 @@ def _ordered_nodes(inputs, outputs):
     return [node for node in order if not isinstance(node.layer, InputLayer)]
 
 
+@registry.register("layer")
 @registry.register("model")
 class Functional(Model):
     """A model defined by its symbolic ``inputs`` and ``outputs``.
@@ -151,7 +153,8 @@ class Functional(Model):
     def __call__(self, inputs, *args, training=False, **kwargs):
         if any(getattr(x, "is_symbolic", False) for x in flatten_structure(inputs)):
             return super().__call__(inputs, *args, training=training, **kwargs)
-        return self.call(inputs, training=training)
+        with forward_pass(self):
+            return self.call(inputs, training=training)
 
     def call(self, inputs, training=False):
         """Run every recorded call in order on ``inputs`` (structured like the model's)."""

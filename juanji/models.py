@@ -221,6 +221,7 @@ class Model(Trainer, Layer):
         saving.load_weights(self, path)
 
 
+@registry.register("layer")
 @registry.register("model")
 class Sequential(Model):
     """A plain stack of layers, each feeding the next.

@@ -165,3 +165,17 @@ def test_input_dim_and_input_shape_keywords():
     assert layers.Dense(2, input_shape=(5,)).input_shape == (5,)
     model = juanji.Sequential([juanji.Input((3,)), layers.Dense(2)])
     assert model.predict(np.ones((1, 3))).shape == (1, 2)
+
+
+def test_models_nested_as_layers_round_trip(tmp_path):
+    encoder_in = juanji.Input((6,))
+    encoder = juanji.Model(encoder_in, layers.Dense(4, activation="tanh")(encoder_in))
+    head = juanji.Sequential([layers.Dense(3), layers.Softmax()])
+    x = juanji.Input((6,))
+    model = juanji.Model(x, head(encoder(x) + encoder(x * 2.0)))
+    assert model.count_params() == (6 * 4 + 4) + (4 * 3 + 3)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.save(tmp_path / "nested.juanji")
+    loaded = juanji.saving.load_model(tmp_path / "nested.juanji")
+    data = np.random.default_rng(3).random((5, 6), np.float32)
+    np.testing.assert_array_equal(loaded.predict(data), model.predict(data))

@@ -262,3 +262,15 @@ def test_added_losses_train_with_or_without_a_compiled_loss():
     with_mse = model.evaluate(x, np.zeros((48, 3)), return_dict=True)["loss"]
     penalty = 0.1 * np.mean(model.predict(x) ** 2)
     assert with_mse == pytest.approx(np.mean(model.predict(x) ** 2) + penalty, rel=1e-5)
+
+
+def test_a_shared_layer_adds_its_loss_on_every_call_of_a_forward_pass():
+    penalty = ActivityPenalty()
+    inputs = juanji.Input((3,))
+    model = juanji.Model(inputs, penalty(inputs) + penalty(inputs * 2.0))
+    x = np.ones((4, 3), np.float32)
+    model(x)
+    assert len(model.losses) == 2
+    np.testing.assert_allclose(sum(float(loss.data) for loss in model.losses), 0.1 + 0.4)
+    model(x)
+    assert len(model.losses) == 2  # a new pass starts afresh

@@ -11,6 +11,8 @@ from juanji import backend, initializers, ops, registry, regularizers  # noqa: F
 from juanji.autograd import Tensor, as_tensor
 
 _name_counts = {}
+# How deep in nested layer calls the current thread is (0: outside any forward pass).
+_depth = contextvars.ContextVar("layer_call_depth", default=0)
 # The weight values that layers may still create, while weight_budget is active.
 _budget = contextvars.ContextVar("weight_budget", default=None)
 
@@ -161,7 +163,8 @@ class Layer:
     def add_loss(self, loss):
         """Add the scalar tensor ``loss`` to the training loss (from inside ``call``).
 
-        Each call of the layer starts a fresh list, so only the last forward pass counts.
+        The losses added during one forward pass (the outermost layer or model call) are
+        kept until the next pass starts, however often a layer is called in it.
         """
         self._added_losses.append(as_tensor(loss))
 
@@ -205,13 +208,18 @@ class Layer:
             self._built_shape = shape
         elif not isinstance(inputs, list):
             self._check_input(inputs)
-        self._added_losses = []
         if _takes_training(type(self).call):
             kwargs["training"] = training
-        y = self.call(inputs, *args, **kwargs)
+        with forward_pass(self):
+            y = self.call(inputs, *args, **kwargs)
         if isinstance(y, Tensor):
             self.output_shape = (None, *y.shape[1:])
         return y
+
+    def _clear_added_losses(self):
+        self._added_losses = []
+        for layer in self._layers:
+            layer._clear_added_losses()
 
     def _check_dtype(self, x):
         if x.dtype.kind != "f":
@@ -252,6 +260,20 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
+
+
+@contextlib.contextmanager
+def forward_pass(layer):
+    """Within this block ``layer`` computes; if it is the outermost call of this thread, a new
+    forward pass starts and the losses ``layer`` and its sublayers added before are cleared."""
+    depth = _depth.get()
+    if depth == 0:
+        layer._clear_added_losses()
+    token = _depth.set(depth + 1)
+    try:
+        yield
+    finally:
+        _depth.reset(token)
 
 
 @functools.cache
