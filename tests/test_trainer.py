@@ -183,7 +183,7 @@ def test_verbose_auto_is_one_line_per_epoch_off_a_terminal(capsys):
     assert out.count("Epoch ") == 2 and "loss" in out
 
 
-def test_two_outputs_with_per_output_losses_weights_and_metrics():
+def test_two_outputs_with_per_output_losses_weights_and_metrics(tmp_path):
     juanji.set_seed(3)
     inputs = juanji.Input((4,), name="features")
     hidden = layers.Dense(8, activation="relu")(inputs)
@@ -204,6 +204,9 @@ def test_two_outputs_with_per_output_losses_weights_and_metrics():
     assert logs["loss"] == pytest.approx(logs["label_loss"] + 0.5 * logs["value_loss"], rel=1e-5)
     label_pred, value_pred = model.predict(x)
     assert label_pred.shape == (48, 3) and value_pred.shape == (48, 1)
+    model.save(tmp_path / "two.juanji")
+    loaded = juanji.saving.load_model(tmp_path / "two.juanji")
+    assert loaded.evaluate(x, [y, target], return_dict=True) == pytest.approx(logs)
 
 
 def test_multi_input_model_fits_lists_and_dicts_of_arrays():
