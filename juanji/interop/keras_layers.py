@@ -26,7 +26,8 @@ _IGNORED = {
     "pointwise_initializer",
 }
 # Activation names whose Keras 3 definitions juanji's registered functions share exactly
-# (gelu exact, hard_sigmoid relu6(x + 3) / 6, leaky_relu slope 0.2).
+# (gelu exact, hard_sigmoid relu6(x + 3) / 6, hard_silu x * hard_sigmoid(x), leaky_relu
+# slope 0.2, mish x * tanh(softplus(x))).
 ACTIVATIONS = {
     "linear",
     "relu",
@@ -43,6 +44,12 @@ ACTIVATIONS = {
     "gelu",
     "hard_sigmoid",
     "leaky_relu",
+    "relu6",
+    "exponential",
+    "mish",
+    "hard_silu",
+    "hard_swish",
+    "log_sigmoid",
 }
 _REGULARIZERS = {"L1": ("l1",), "L2": ("l2",), "L1L2": ("l1", "l2")}
 

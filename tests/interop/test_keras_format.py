@@ -269,8 +269,8 @@ def test_arguments_juanji_cannot_map_are_named(tmp_path):
     conv = _entry("Conv2D", {"name": "grouped", "filters": 4, "kernel_size": [3, 3], "groups": 2})
     path = _keras_file(tmp_path / "groups.keras", [_input((8, 8, 4)), conv])
     _refused(path, "'grouped' (Conv2D)", "groups")
-    dense = _dense("odd", 2, activation="mish")
-    _refused(_keras_file(tmp_path / "mish.keras", [_input((3,)), dense]), "'odd'", "mish")
+    dense = _dense("odd", 2, activation="celu")
+    _refused(_keras_file(tmp_path / "celu.keras", [_input((3,)), dense]), "'odd'", "celu")
     lstm = _entry("LSTM", {"name": "rnn", "units": 3})
     _refused(_keras_file(tmp_path / "lstm.keras", [_input((3, 2)), lstm]), "'rnn' (LSTM)")
 
