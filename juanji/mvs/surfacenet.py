@@ -25,6 +25,7 @@ from juanji.autograd import no_grad
 from juanji.models import Model
 from juanji.mvs.blocks import ConvBlock
 from juanji.mvs.synthetic import make_scene
+from juanji.mvs.training import optimizer_step
 
 __all__ = [
     "SurfaceNet",
@@ -203,13 +204,9 @@ def train_surfacenet(*, steps=200, size=16, scenes=100, learning_rate=0.003, see
             cache[k] = scene_cubes([make_scene(k)], size)
         cubes, surface = cache[k]
         optimizer.learning_rate = learning_rate * 0.5 * (1 + math.cos(math.pi * step / steps))
-        loss = surface_loss(model(cubes, training=True), surface)
-        for p in params:
-            p.grad = None
-        loss.backward()
-        optimizer.apply([p.grad for p in params], params)
+        loss = optimizer_step(optimizer, surface_loss(model(cubes, training=True), surface), params)
         if (step + 1) % 25 == 0:
-            log(f"step {step + 1}  loss {float(loss.data):.4f}")
+            log(f"step {step + 1}  loss {loss:.4f}")
     return model, time.monotonic() - start
 
 

@@ -21,7 +21,7 @@ from juanji import backend, optimizers, saving
 from juanji.mvs.mvsnet import FEATURE_STRIDE, MVSNet
 from juanji.mvs.synthetic import make_scene
 
-__all__ = ["SceneBatch", "TrainingOptions", "scene_batch", "train"]
+__all__ = ["SceneBatch", "TrainingOptions", "optimizer_step", "scene_batch", "train"]
 
 TRAINING_SEED_BASE = 0  # training scenes: seeds 0 .. scenes - 1
 HELD_OUT_SEED_BASE = 1_000_000  # evaluation scenes never overlap them
@@ -61,6 +61,15 @@ def scene_batch(scenes, num_views=None, num_depths=None):
         interval=planes[:, 1] - planes[:, 0],
         weak=np.stack([s.weak[0][::FEATURE_STRIDE, ::FEATURE_STRIDE] for s in scenes]),
     )
+
+
+def optimizer_step(optimizer, loss, params):
+    """Backpropagate the scalar ``loss`` into ``params`` and update them; returns the loss."""
+    for p in params:
+        p.grad = None
+    loss.backward()
+    optimizer.apply([p.grad for p in params], params)
+    return float(loss.data)
 
 
 class TrainingOptions(NamedTuple):
@@ -179,12 +188,8 @@ def train(run_dir, options=None, *, resume=False, checkpoint_seconds=60.0, log=p
             model.optimizer.learning_rate = lr
             prediction = model(batch.images, batch.cameras, batch.depths, training=True)
             loss = model.training_loss(prediction, batch.target, batch.mask, batch.interval)
-            for p in params:
-                p.grad = None
-            loss.backward()
-            model.optimizer.apply([p.grad for p in params], params)
+            value = optimizer_step(model.optimizer, loss, params)
             step += 1
-            value = float(loss.data)
             if not math.isfinite(value):
                 raise FloatingPointError(f"the loss became {value} at step {step}")
             running = value if running is None else 0.98 * running + 0.02 * value

@@ -6,28 +6,14 @@ import json
 import numpy as np
 import pytest
 
-from juanji import cli
 from juanji.mvs.io import read_pfm, read_ply
 from juanji.mvs.layout import read_scene_folder, write_scene_folder
 from juanji.mvs.mvsnet import MVSNet
 from juanji.mvs.synthetic import make_scene
 from juanji.mvs.training import TrainingOptions, train
+from tests.test_cli import _assert_one_line_error, _run
 
 TINY = {"feature_channels": (2, 3, 3), "regularizer_channels": (3, 2, 3, 3)}
-
-
-def _run(capsys, *argv):
-    status = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def _assert_one_line_error(status, err, *fragments):
-    assert status == cli.EXIT_ERROR
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("juanji: error: "), err
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from juanji.autograd import Tensor
 from juanji.mvs.cost_volume import variance_cost_volume
 from juanji.mvs.mvsnet import MVSNet, confidence_map, depth_l1_loss, soft_argmin
 from juanji.mvs.synthetic import make_scene
-from juanji.mvs.training import scene_batch
+from juanji.mvs.training import optimizer_step, scene_batch
 from tests.helpers import check_grad
 
 TINY = {"feature_channels": (2, 3, 3), "regularizer_channels": (3, 2, 3, 3)}
@@ -121,11 +121,7 @@ def test_training_steps_lower_the_loss_and_save_load_round_trips(tmp_path):
     for _ in range(8):
         out = net(batch.images, batch.cameras, batch.depths, training=True)
         loss = net.training_loss(out, batch.target, batch.mask, batch.interval)
-        for p in params:
-            p.grad = None
-        loss.backward()
-        optimizer.apply([p.grad for p in params], params)
-        losses.append(loss.item())
+        losses.append(optimizer_step(optimizer, loss, params))
     assert losses[-1] < losses[0]
     path = tmp_path / "net.juanji"
     net.save(path)

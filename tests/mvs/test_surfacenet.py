@@ -14,6 +14,7 @@ from juanji.mvs.surfacenet import (
     voxel_cube,
 )
 from juanji.mvs.synthetic import make_scene
+from juanji.mvs.training import optimizer_step
 
 
 def test_voxel_cube_truth_and_colours_agree_with_the_views():
@@ -51,12 +52,7 @@ def test_training_steps_lower_the_loss():
     losses = []
     for _ in range(10):
         loss = surface_loss(net(cubes, training=True), surface)
-        params = net.trainable_weights
-        for p in params:
-            p.grad = None
-        loss.backward()
-        optimizer.apply([p.grad for p in params], params)
-        losses.append(loss.item())
+        losses.append(optimizer_step(optimizer, loss, net.trainable_weights))
     assert losses[-1] < losses[0]
 
 
