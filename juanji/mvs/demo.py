@@ -19,19 +19,20 @@ from juanji.mvs.training import scene_batch
 
 __all__ = ["run_demo"]
 
-_ZOOM = 4  # figures are enlarged (nearest) to stay readable
+_WIDTH = 192  # every figure is enlarged (nearest) to this width, views and 1/4 maps alike
 
 
 def _png(folder, name, rgb):
     from PIL import Image
 
     image = Image.fromarray(rgb)
-    image = image.resize((image.width * _ZOOM, image.height * _ZOOM), Image.NEAREST)
+    zoom = max(_WIDTH // image.width, 1)
+    image = image.resize((image.width * zoom, image.height * zoom), Image.NEAREST)
     image.save(folder / name)
     return name
 
 
-def run_demo(model, out, *, seed=1_000_000, views=3, cost="variance"):
+def run_demo(model, out, *, seed=1_000_003, views=3, cost="variance"):
     """Predict one scene with ``model`` and the plane sweep; write ``out/index.html``.
 
     Returns:
@@ -83,8 +84,8 @@ table{{border-collapse:collapse}} td,th{{border:1px solid #999;padding:.2em .6em
 <h1>MVSNet on a synthetic scene (seed {seed}, {views} views, D = {batch.depths.shape[1]})</h1>
 <p>Depth range [{low:.3g}, {high:.3g}]; errors in depth intervals
 ({batch.interval[0]:.4g}), at the 1/4-resolution output pixels.</p>
-<table><tr><th>method</th><th>pixels</th><th>n</th><th>MAE</th><th>&le; 1</th><th>&le; 3</th></tr>
-{"".join(rows)}</table>
+<table><tr><th>method</th><th>region</th><th>pixels</th><th>MAE</th><th>&le; 1</th>
+<th>&le; 3</th></tr>{"".join(rows)}</table>
 {cells}
 </body></html>
 """
