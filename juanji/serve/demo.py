@@ -1,6 +1,6 @@
 """The model of ``juanji serve --demo``: the seed CNN trained on the bundled digits.
 
-It is trained on first use (about half a minute on two cores; the digits ship with
+It is trained on first use (about half a minute of CPU time; the digits ship with
 scikit-learn, so nothing is downloaded) and saved in the user's cache folder,
 ``$XDG_CACHE_HOME/juanji`` (default ``~/.cache/juanji``); later runs load it from there. A
 cached file that cannot be read is trained again and replaced.
@@ -24,7 +24,8 @@ CLASS_NAMES = [str(k) for k in range(10)]
 # The digits are 8x8 scans enlarged, with thick, blurred strokes; pen strokes on the page are
 # thinner and sharp-edged. Training also on copies with the faint ink cut off at these levels
 # (and the rest stretched back to [0, 1]) makes the model recognise drawn digits far more
-# often: 22 of 24 test drawings against 13 of 24, at the same held-out accuracy.
+# often: of 24 strokes drawn with Pillow (eight digits, three pen widths) and framed as the
+# page does, 22 against 13, with 98.3% held-out accuracy against 97.5%.
 THINNING_LEVELS = (0.35, 0.6)
 
 

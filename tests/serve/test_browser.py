@@ -44,10 +44,12 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, base_url):
+@pytest.fixture(params=[False], ids=["mouse"])
+def page(request, browser, base_url):
     # The page's Content-Security-Policy forbids eval, which Playwright's waits use.
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, bypass_csp=True, has_touch=request.param
+    )
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -110,6 +112,23 @@ def test_drawing_a_one_shows_its_class_and_its_feature_maps(page, base_url, tmp_
     seen = page.evaluate("window.juanji.responses")
     page.click("#clear")
     assert _answered(page, seen)["probabilities"] == blank["probabilities"]
+
+
+@pytest.mark.parametrize("page", [True], ids=["touch"], indirect=True)
+def test_a_one_drawn_with_a_finger_is_recognised_too(page):
+    blank = _answered(page, 0)
+    pad = page.locator("#pad").bounding_box()
+    x0, y0 = pad["x"], pad["y"]
+    touch = page.context.new_cdp_session(page)
+    stroke = [(115, 75), (150, 40)] + [(150 - i, 40 + 20 * i) for i in range(1, 11)]
+    seen = page.evaluate("window.juanji.responses")
+    for k, (x, y) in enumerate(stroke):
+        kind = "touchStart" if k == 0 else "touchMove"
+        point = {"x": x0 + x, "y": y0 + y}
+        touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [point]})
+    touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    drawn = _answered(page, seen)
+    assert drawn["top"][0]["class"] == "1" != blank["top"][0]["class"], drawn["top"]
 
 
 def test_uploading_a_png_shows_the_apis_answer_for_it(page, base_url, digit_images, tmp_path):
