@@ -22,7 +22,7 @@ import numpy as np
 
 from juanji import backend
 from juanji.autograd import no_grad
-from juanji.data.images import img_to_array, load_img
+from juanji.data.images import img_to_array, load_img, resize_images
 from juanji.layers import InputLayer
 from juanji.models import Sequential
 
@@ -230,7 +230,8 @@ class Inspector:
 
     def input_from_image(self, data, invert="0"):
         """Image file bytes as one input: converted to the model's channels, resized
-        (bilinear) to its size and scaled to [0, 1], as ``juanji predict`` does.
+        (``resize_images``, bilinear) to its size and scaled to [0, 1], as ``juanji predict``
+        does.
 
         Args:
             data: the bytes of an image file.
@@ -246,13 +247,10 @@ class Inspector:
             raise InputError(
                 f"The model takes {self.channels}-channel images; image files give 1, 3 or 4"
             )
-        img = _load_image_bytes(
-            data,
-            color_mode=_COLOR_MODES[self.channels],
-            target_size=self.image_size,
-            interpolation="bilinear",
-        )
-        x = img_to_array(img, data_format=self.data_format) / 255
+        img = _load_image_bytes(data, color_mode=_COLOR_MODES[self.channels])
+        x = resize_images(img_to_array(img), self.image_size) / 255  # (H, W, C)
+        if self.data_format == "channels_first":
+            x = x.transpose(2, 0, 1)  # (C, H, W)
         if invert == "1" or (invert == "auto" and _light_border(x, self.data_format)):
             x = 1 - x
         return x[None].astype(backend.floatx())
