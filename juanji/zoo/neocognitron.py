@@ -26,8 +26,9 @@ little still excites the same C-cell.
 
 Learning without a teacher (the paper's reinforcement rule): for each pattern shown, in
 every S-plane the *representative* cell is chosen, the cell with the largest output among
-those that also win their column (the largest output over all planes at that position); the
-representative's plane then has its weights reinforced as
+those that also win their S-column (no cell of any plane at the positions around it is
+larger; the last layer's column is the whole layer); the representative's plane then has its
+weights reinforced as
 
     Δa(κ, ν, k̂) = q · c(ν) · u_C(κ, n̂ + ν),      Δb(k̂) = q · v(n̂)
 
@@ -42,6 +43,7 @@ Everything runs on whole batches and planes at once: windows are strided views o
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from scipy import ndimage
 
 from juanji import backend
 
@@ -70,6 +72,8 @@ class SLayer:
         size: the side of the receptive field A.
         r: the selectivity.
         q: the reinforcement rate.
+        column: the side of the S-column within which cells compete for representative
+            (None: the whole layer).
         spread: the fall-off of c with distance (0 < spread <= 1).
         rng: a NumPy Generator for the small random initial weights.
 
@@ -77,9 +81,9 @@ class SLayer:
         ``(N, H, W, in_planes)`` -> ``(N, H, W, planes)``.
     """
 
-    def __init__(self, in_planes, planes, size, r, q, spread=0.7, rng=None):
+    def __init__(self, in_planes, planes, size, r, q, column=1, spread=0.7, rng=None):
         rng = rng if rng is not None else backend.rng()
-        self.size, self.r, self.q = size, r, q
+        self.size, self.r, self.q, self.column = size, r, q, column
         # c(ν) over κ and ν sums to 1 (eq. 2).
         self.c = np.repeat(_falloff(size, spread)[None] / in_planes, in_planes, axis=0)
         self.a = rng.uniform(0, 1e-3, (in_planes, size, size, planes))  # a(κ, ν, k)
@@ -107,9 +111,15 @@ class SLayer:
         """
         u_s, v = self(u_c, with_v=True)
         u_s, v = u_s[0], v[0]  # (H, W, K), (H, W)
-        winner = u_s.argmax(axis=2)  # column competition: the best plane at each position
         planes = u_s.shape[2]
-        wins = (winner[..., None] == np.arange(planes)) & (u_s > 0)
+        # S-column competition: a cell competes only if no cell of any plane within its
+        # column (``column`` x ``column`` positions around it, or the whole layer) is larger.
+        strongest = u_s.max(axis=2)
+        if self.column is None:
+            column_peak = np.full_like(strongest, strongest.max())
+        else:
+            column_peak = ndimage.maximum_filter(strongest, size=self.column, mode="constant")
+        wins = (u_s >= column_peak[..., None]) & (u_s > 0)
         scores = np.where(wins, u_s, -1.0).reshape(-1, planes)  # (H*W, K)
         best = scores.argmax(axis=0)
         chosen = np.flatnonzero(scores[best, np.arange(planes)] > 0)
@@ -174,6 +184,8 @@ class Neocognitron:
         r: selectivity of each S-layer.
         q: reinforcement rate of each S-layer.
         c_size: the side of the C-cells' blurring window.
+        columns: the side of each S-layer's S-columns (None: the whole layer, so that one
+            pattern trains one plane of the last layer).
         alpha: the saturation α of the C-cells.
         seed: the seed of the small random initial weights.
 
@@ -190,13 +202,14 @@ class Neocognitron:
         q=(1.0, 16.0, 16.0),
         c_size=3,
         alpha=0.5,
+        columns=(1, 3, None),
         seed=0,
     ):
         rng = np.random.default_rng(seed)
         self.s_layers = [
-            SLayer(1, planes[0], 3, r[0], q[0], rng=rng),
-            SLayer(planes[0], planes[1], 3, r[1], q[1], rng=rng),
-            SLayer(planes[1], planes[2], 5, r[2], q[2], rng=rng),
+            SLayer(1, planes[0], 3, r[0], q[0], column=columns[0], rng=rng),
+            SLayer(planes[0], planes[1], 3, r[1], q[1], column=columns[1], rng=rng),
+            SLayer(planes[1], planes[2], 5, r[2], q[2], column=columns[2], rng=rng),
         ]
         self.c_layers = [CLayer(c_size, 2, alpha), CLayer(c_size, 1, alpha), GlobalCLayer(alpha)]
 

@@ -68,3 +68,13 @@ def test_the_network_maps_images_to_one_final_cell_per_plane_and_is_shift_equiva
     final = net.predict(x)
     assert final.shape == (2, 3)
     assert np.allclose(final[0], final[1])
+
+
+def test_a_whole_layer_column_lets_one_pattern_train_one_plane():
+    local = SLayer(1, 4, 3, r=4.0, q=2.0, column=1, rng=np.random.default_rng(5))
+    whole = SLayer(1, 4, 3, r=4.0, q=2.0, column=None, rng=np.random.default_rng(5))
+    pattern = np.zeros((1, 9, 9, 1))
+    pattern[0, 2:7, 4] = 1.0
+    pattern[0, 4, 2:7] = 1.0  # a cross: several local features
+    assert len(local.reinforce(pattern)) > 1
+    assert len(whole.reinforce(pattern)) == 1

@@ -165,6 +165,19 @@ def plot(f, path):
     return save(fig, path)
 
 
+def _cells_note(f):
+    distinct, patterns = f["distinct_cells"], len(f["patterns"])
+    if distinct < patterns:
+        return (
+            f" And with {distinct} distinct final cells against the CNN's {patterns} classes,"
+            " keeping a decision is easier for the Neocognitron than for the CNN."
+        )
+    return (
+        f" Its final cells are one per pattern ({distinct} distinct for {patterns}), so a kept"
+        " decision is the pattern recognised."
+    )
+
+
 def page(f):
     """The lesson page's text."""
     rows = "\n".join(
@@ -199,7 +212,7 @@ over the trained shifts, and whether that cell wins at every trained shift:
 
 Every pattern excites a final C-cell at every trained shift. The planes are self-organised,
 not assigned: here {f["distinct_cells"]} distinct final cells serve the
-{len(f["patterns"])} patterns, so patterns that share a cell are not told apart.
+{len(f["patterns"])} patterns (patterns that share a cell are not told apart).
 
 **Shift tolerance** against the seed CNN trained with labels on the same images (it
 classifies the unshifted glyphs {f["cnn_correct_at_0"]:.0%} right): the share of glyphs whose
@@ -210,12 +223,10 @@ decision at each horizontal shift is the one at shift 0.
 {neo}
 {cnn}
 
-Two cautions in reading this table. A shift by an even number of pixels moves every map
+Reading the table: a shift by an even number of pixels moves every map
 below the last C-layer by whole cells (the first C-layer's stride is 2), so the Neocognitron
 keeps its decision there by construction while the glyph stays clear of the border; the odd
-shifts are what its blurring C-cells must absorb. And with {f["distinct_cells"]} distinct
-final cells against the CNN's {len(f["patterns"])} classes, keeping a decision is easier for the
-Neocognitron than for the CNN."""
+shifts are what its blurring C-cells must absorb.{_cells_note(f)}"""
 
 
 CLAIM = "the Neocognitron's S- and C-cells, self-organised, recognise patterns at any position"
