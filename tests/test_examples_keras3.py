@@ -15,7 +15,7 @@ from juanji.data.idx import write_idx
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples" / "keras3"
 PROGRAMS = sorted(path.name for path in EXAMPLES.glob("*.py"))
-SAMPLES = {"intro_to_keras_for_engineers.py": 12}  # its convnets are wide: fewer images
+SAMPLES = {"intro_to_keras_for_engineers.py": 8, "functional_api.py": 24}  # wide convnets
 
 
 @pytest.fixture(scope="module")

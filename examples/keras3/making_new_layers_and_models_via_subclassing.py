@@ -40,7 +40,7 @@ class Linear(keras.layers.Layer):
 
 x = ops.ones((2, 2))
 linear_layer = Linear(4, 2)
-print("Linear on ones:", np.asarray(linear_layer(x)).shape)
+print("Linear on ones:", ops.convert_to_numpy(linear_layer(x)).shape)
 assert linear_layer.weights == [linear_layer.w, linear_layer.b]
 
 
