@@ -93,6 +93,9 @@ def test_the_neocognitron_responds_to_each_pattern_at_every_trained_shift(out):
     own = responses[np.arange(5), :, f["pattern_cell"]]
     assert own.min() > 0.1
     assert all(f["same_winner_at_trained_shifts"])
+    assert f["distinct_cells"] == 5  # self-organised: one final cell per pattern
+    even = [v for s, v in zip(f["test_shifts"], f["neocognitron_unchanged"]) if s % 2 == 0]
+    assert min(even) == 1.0  # a shift by the first C-layer's stride moves whole cells
     assert own.min(axis=1).tolist() == pytest.approx(f["weakest_response"])
     centre = f["test_shifts"].index(0)
     assert f["neocognitron_unchanged"][centre] == f["cnn_unchanged"][centre] == 1.0
