@@ -252,15 +252,25 @@ class Trainer:
 
     def train_step(self, x, y, sample_weight=None):
         """One optimizer step on a batch; returns the batch loss as a float and predictions."""
+        loss, y_pred, grads = self._forward_backward(x, y, sample_weight)
+        self.optimizer.apply(grads, self.trainable_weights)
+        return loss, y_pred
+
+    def compute_gradients(self, x, y, sample_weight=None):
+        """The loss on a batch and its gradient for each of ``trainable_weights``, without
+        updating them: ``(loss as a float, [array shaped like each weight])``."""
+        loss, _, grads = self._forward_backward(x, y, sample_weight)
+        return loss, grads
+
+    def _forward_backward(self, x, y, sample_weight):
         y_pred = self(x, training=True)
         total, parts = self.compute_loss(y, y_pred, sample_weight)
         params = self.trainable_weights
         for p in params:
             p.grad = None
         total.backward()
-        self.optimizer.apply([p.grad for p in params], params)
         self._last_parts = parts
-        return float(total.data), _to_arrays(y_pred)
+        return float(total.data), _to_arrays(y_pred), [p.grad for p in params]
 
     def _update_trackers(self, loss, parts, y, y_pred, batch_size):
         self._loss_mean.update_state(loss, sample_weight=batch_size)
@@ -316,6 +326,7 @@ class Trainer:
         validation_steps=None,
         validation_batch_size=None,
         validation_freq=1,
+        distribute=None,
     ):
         """Train for ``epochs`` passes over arrays, a generator or a re-iterable dataset.
 
@@ -339,6 +350,10 @@ class Trainer:
             validation_steps: batches per validation (default: the whole validation data).
             validation_batch_size: batch size of the validation arrays.
             validation_freq: validate every this many epochs, or at the epochs (from 1) listed.
+            distribute: a strategy that trains on several workers, such as
+                ``juanji.distributed.RayDataParallel(num_workers=2)``; it takes arrays and
+                the options ``batch_size``, ``epochs``, ``shuffle``, ``validation_data``,
+                ``callbacks`` and ``verbose``.
 
         Returns:
             a ``History`` whose ``.history`` maps each log (and ``val_`` log) to a list with
@@ -351,6 +366,18 @@ class Trainer:
         self._require_compiled("fit")
         batch_size = batch_size or 32
         verbose = resolve_verbose(verbose)
+        if distribute is not None:
+            return distribute.fit(
+                self,
+                x,
+                y,
+                batch_size=batch_size,
+                epochs=epochs,
+                shuffle=shuffle,
+                validation_data=validation_data,
+                callbacks=callbacks,
+                verbose=verbose,
+            )
         if not 0 <= validation_split < 1:
             raise ValueError(
                 f"Expected validation_split in [0, 1). "

@@ -134,6 +134,40 @@ def test_train_shows_progress_and_defaults_to_a_timestamped_folder(tmp_path, mon
     assert type(model.optimizer).__name__ == "Adam" and model.optimizer.learning_rate == 0.001
 
 
+def test_train_takes_the_loss_and_activations_of_the_run(tmp_path, no_report):
+    out = tmp_path / "run"
+    argv = ["train", "--out", out, "--epochs", "1", "--model", "mlp", "--loss", "mse"]
+    assert (
+        cli.main(
+            [
+                str(a)
+                for a in [
+                    *argv,
+                    "--activation",
+                    "prelu",
+                    "--verbose",
+                    "0",
+                    "--output-activation",
+                    "sigmoid",
+                ]
+            ]
+        )
+        == 0
+    )
+    options = json.loads((out / "args.json").read_text())
+    assert (options["loss"], options["activation"], options["output_activation"]) == (
+        "mse",
+        "prelu",
+        "sigmoid",
+    )
+    model = load_model(out / "model.juanji")
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds.count("PReLU") == 2 and model.layers[-1].get_config()["activation"] == "sigmoid"
+    x, y = np.zeros((2, 28, 28, 1), np.float32), np.zeros((2, 10), np.float32)
+    loss = model.evaluate(x, y, return_dict=True)["loss"]
+    np.testing.assert_allclose(loss, np.mean(model.predict(x) ** 2), rtol=1e-5)  # MSE
+
+
 def test_train_on_an_image_folder(tmp_path, capsys):
     rng = np.random.default_rng(0)
     for label, row in (("top", slice(0, 10)), ("bottom", slice(10, 20))):
@@ -367,6 +401,9 @@ def bad_files(tmp_path_factory, run_dir):
         (["train", "--model", "resnet"], ["--model", "invalid choice: 'resnet'"]),
         (["train", "--epochs", "0"], ["--epochs"]),
         (["train", "--out", "{bad}", "--optimizer", "nope"], ["Unknown optimizer 'nope'"]),
+        (["train", "--activation", "nope"], ["--activation", "unknown activation 'nope'"]),
+        (["train", "--output-activation", "prelu"], ["--output-activation", "'prelu'"]),
+        (["train", "--loss", "nope"], ["--loss", "unknown loss 'nope'"]),
         (["train", "--resume"], ["--resume needs --out"]),
         (["train", "--resume", "--out", "{bad}"], ["nothing to resume"]),
         (["train", "--resume", "--out", "{run}", "--epochs", "2"], ["--epochs 2", "at epoch 2"]),

@@ -19,7 +19,8 @@ LEVELS = {
     "models": 6, "functional": 6, "trainer": 6,
     "datasets": 7, "preprocessing": 7, "utils": 7, "zoo": 7, "features": 7, "explain": 7,
     "mvs": 7,
-    "report": 8, "serve": 8, "distributed": 8, "cli": 9, "runs": 9, "__main__": 9,
+    "report": 8, "serve": 8, "cli": 9, "runs": 9, "__main__": 9,
+    "distributed": 9,  # a sweep's trial is a `juanji train` run
     "compat": 8,
 }
 # fmt: on

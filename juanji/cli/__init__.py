@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 
 import juanji
-from juanji import backend, callbacks, optimizers, report, runs, saving, zoo
+from juanji import backend, callbacks, optimizers, registry, report, runs, saving, zoo
 from juanji.data.images import image_dataset_from_directory, img_to_array, load_img, resize_images
 from juanji.data.utils import atomic_write, to_categorical, train_test_split
 from juanji.datasets import digits, mnist
@@ -70,6 +70,9 @@ TRAIN_OPTIONS = (
     "validation_split",
     "image_size",
     "color_mode",
+    "loss",
+    "activation",
+    "output_activation",
 )
 _CHANNELS = {"grayscale": 1, "rgb": 3}
 GRADIENT_FLOW_SAMPLES = 128  # training images on which the report's gradient flow is measured
@@ -239,6 +242,8 @@ def _resolved_options(args):
         "validation_split": 0.2,
         "image_size": 28,
         "color_mode": "grayscale",
+        "loss": "categorical_crossentropy",
+        "output_activation": "softmax",
     }
     for name, value in fallbacks.items():
         if options[name] is None:
@@ -247,7 +252,30 @@ def _resolved_options(args):
         raise UsageError("--epochs and --batch-size must be positive")
     if not 0 <= options["validation_split"] < 1:
         raise UsageError(f"--validation-split must be in [0, 1), got {options['validation_split']}")
+    _check_name("loss", options["loss"], "--loss")
+    if options["activation"] != "prelu":  # a layer of its own, which the zoo adds
+        _check_name("activation", options["activation"], "--activation")
+    _check_name("activation", options["output_activation"], "--output-activation")
     return options
+
+
+def resolve_train_options(argv):
+    """The options that ``juanji train ARGV`` would run with (defaults filled in).
+
+    Raises:
+        UsageError: for an unknown option, value or name in ``argv``.
+    """
+    return _resolved_options(build_parser().parse_args(argv))
+
+
+def _check_name(kind, name, option):
+    """A UsageError unless ``name`` (or None) is a registered ``kind``."""
+    if name is None:
+        return
+    try:
+        registry.get(kind, name)
+    except ValueError:
+        raise UsageError(f"{option}: unknown {kind} {name!r}") from None
 
 
 def _train_options(args, run_dir):
@@ -288,9 +316,17 @@ def _write_json(path, value):
 
 
 def build_model(options, input_shape, num_classes):
-    """The zoo model named by ``options["model"]``, compiled with its own recipe unless
-    ``optimizer`` or ``learning_rate`` say otherwise."""
-    model = zoo.MODELS[options["model"]](input_shape=input_shape, num_classes=num_classes)
+    """The zoo model named by ``options["model"]`` with the run's hidden and output
+    activations and loss, compiled with its own recipe unless ``optimizer`` or
+    ``learning_rate`` say otherwise. Options missing from older runs take their defaults."""
+    loss = options.get("loss") or "categorical_crossentropy"
+    model = zoo.MODELS[options["model"]](
+        input_shape=input_shape,
+        num_classes=num_classes,
+        activation=options.get("activation"),
+        output_activation=options.get("output_activation") or "softmax",
+        loss=loss,
+    )
     if options["optimizer"] is not None or options["learning_rate"] is not None:
         optimizer = (
             optimizers.get(options["optimizer"])
@@ -299,7 +335,7 @@ def build_model(options, input_shape, num_classes):
         )
         if options["learning_rate"] is not None:
             optimizer.learning_rate = options["learning_rate"]
-        model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
+        model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     return model
 
 
@@ -363,13 +399,13 @@ def hold_out(data, fraction, seed=0):
     return x_fit, y_fit, (x_val, y_val)
 
 
-def _fit(model, data, options, run_dir, resume, verbose):
+def _fit(model, data, options, run_dir, resume, verbose, extra_callbacks=()):
     """Train; returns (seconds, epochs run in this call, training samples, gradient flow)."""
     from juanji.explain import GradientFlow
 
     x_fit, y_fit, validation = hold_out(data, options["validation_split"])
     gradient_flow = GradientFlow(x_fit[:GRADIENT_FLOW_SAMPLES], y_fit[:GRADIENT_FLOW_SAMPLES])
-    cbs = [*_training_callbacks(run_dir, resume, options), gradient_flow]
+    cbs = [*_training_callbacks(run_dir, resume, options), gradient_flow, *extra_callbacks]
     fit_args = {
         "epochs": options["epochs"],
         "validation_data": validation,
@@ -429,15 +465,16 @@ def _evaluate_run(model, data, options, seconds, epochs_run, n_fit):
     }, probabilities
 
 
-def cmd_train(args):
+def cmd_train(args, extra_callbacks=()):
     """`juanji train`: fit a zoo model on a dataset and write the run folder, holding the
-    folder's lock throughout (a second run into it is refused)."""
+    folder's lock throughout (a second run into it is refused). ``extra_callbacks`` join the
+    run's own (a sweep's trial reports its epochs through one)."""
     run_dir = _run_dir(args)
     with runs.locked(run_dir):
-        return _train(args, run_dir)
+        return _train(args, run_dir, extra_callbacks)
 
 
-def _train(args, run_dir):
+def _train(args, run_dir, extra_callbacks):
     options = _train_options(args, run_dir)
     backend.set_seed(options["seed"])
     size, channels = options["image_size"], _CHANNELS[options["color_mode"]]
@@ -457,7 +494,7 @@ def _train(args, run_dir):
     )
     try:
         seconds, epochs_run, n_fit, flow = _fit(
-            model, data, options, run_dir, args.resume, args.verbose
+            model, data, options, run_dir, args.resume, args.verbose, extra_callbacks
         )
     except KeyboardInterrupt:
         print(file=sys.stderr)
@@ -617,6 +654,26 @@ def _train_parser(sub):
         description="Train a zoo model; every option defaults to the seed CNN "
         "on the bundled digits.",
     )
+    add_train_options(p)
+    p.add_argument("--out", help="the run folder (default runs/<timestamp>)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run in --out from its last finished epoch (with "
+        "--epochs N: train a finished run on to N epochs)",
+    )
+    p.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        default=1,
+        help="0 silent, 1 a progress bar per epoch (default), 2 a line per epoch",
+    )
+    p.set_defaults(run=cmd_train)
+
+
+def add_train_options(p):
+    """The options of a training run (those ``args.json`` keeps) on parser ``p``."""
     p.add_argument("--dataset", help="digits (default), mnist, or folder:PATH")
     p.add_argument("--data-dir", help="folder holding the MNIST files")
     p.add_argument("--model", choices=sorted(zoo.MODELS), help="the architecture (default seed)")
@@ -638,27 +695,17 @@ def _train_parser(sub):
     )
     p.add_argument("--image-size", type=int, help="side of the (square) images (default 28)")
     p.add_argument("--color-mode", choices=sorted(_CHANNELS), help="default grayscale")
-    p.add_argument("--out", help="the run folder (default runs/<timestamp>)")
+    p.add_argument("--loss", help="a loss name (default categorical_crossentropy)")
     p.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the interrupted run in --out from its last finished epoch (with "
-        "--epochs N: train a finished run on to N epochs)",
+        "--activation", help="one activation for every hidden layer (default: the model's own)"
     )
-    p.add_argument(
-        "--verbose",
-        type=int,
-        choices=(0, 1, 2),
-        default=1,
-        help="0 silent, 1 a progress bar per epoch (default), 2 a line per epoch",
-    )
-    p.set_defaults(run=cmd_train)
+    p.add_argument("--output-activation", help="the classifier's activation (default softmax)")
 
 
 # Commands with a module of their own in this package: each module's ``add_parser(sub)`` adds
 # its subcommand and sets ``run`` to the function that carries it out. A module imports what
 # it needs inside ``run``, so building the parser stays fast.
-COMMAND_MODULES = ("export", "explain", "serve", "mvs")
+COMMAND_MODULES = ("export", "explain", "serve", "mvs", "sweep")
 
 
 def build_parser():
@@ -725,8 +772,11 @@ def main(argv=None):
 
 
 __all__ = [
+    "TRAIN_OPTIONS",
     "Dataset",
     "UsageError",
+    "add_train_options",
+    "resolve_train_options",
     "build_model",
     "build_parser",
     "dataset_kind",
