@@ -23,6 +23,7 @@ import numpy as np
 from juanji import backend
 from juanji.autograd import no_grad
 from juanji.data.images import img_to_array, load_img, resize_images
+from juanji.functional import Functional
 from juanji.layers import InputLayer
 from juanji.models import Sequential
 
@@ -75,6 +76,30 @@ def decode_array(encoded):
     return (lo + q.astype(np.float64) * ((hi - lo) / 255)).reshape(encoded["shape"])
 
 
+def _shows_maps(layer, shape):
+    return bool(_MAP_LAYERS.search(type(layer).__name__)) and len(shape) == 4
+
+
+def _map_probe(model):
+    """For a functional model of one input and one output: a model sharing its layers that
+    gives each conv/pool call's output, in the order the layers run, then the model's
+    output; with those layers. None for other models."""
+    if not isinstance(model, Functional) or len(model.inputs) != 1 or len(model.outputs) != 1:
+        return None, []
+    found, seen, stack = [], set(), list(model.outputs)
+    while stack:
+        x = stack.pop()
+        if id(x) not in seen:
+            seen.add(id(x))
+            if _shows_maps(x.node.layer, x.shape):
+                found.append(x)
+            stack.extend(x.node.flat_inputs)
+    position = {id(layer): k for k, layer in enumerate(model.layers)}
+    found.sort(key=lambda x: position[id(x.node.layer)])
+    probe = Functional(model.inputs, [*found, model.outputs[0]], name=f"{model.name}_maps")
+    return probe, [x.node.layer for x in found]
+
+
 def _to_channels_first(y, data_format):
     """One sample's maps as ``(C, H, W)``."""
     return y if data_format == "channels_first" else y.transpose(2, 0, 1)  # (C, H, W)
@@ -120,6 +145,7 @@ class Inspector:
         self.sample_shape = tuple(shape[1:])
         first = next((layer for layer in model.layers if hasattr(layer, "data_format")), None)
         self.data_format = getattr(first, "data_format", "channels_last")
+        self._probe, self._probe_layers = _map_probe(model)
         self._summary = self._describe("\n".join(text))
 
     # --- the model -----------------------------------------------------------------------
@@ -138,8 +164,10 @@ class Inspector:
 
     @property
     def shows_maps(self):
-        """Whether feature maps can be had: a ``Sequential`` model's layers run one by one."""
-        return isinstance(self.model, Sequential)
+        """Whether feature maps can be had: from a ``Sequential`` model, its layers run one
+        by one, and from a functional one, a model sharing its layers with more outputs (a
+        subclassed model's ``call`` cannot be looked into)."""
+        return isinstance(self.model, Sequential) or self._probe is not None
 
     def summary(self):
         """The model as JSON values: name, input, classes, layers, parameter counts, the
@@ -271,13 +299,17 @@ class Inspector:
         """
         collected = []
         with no_grad():
-            if maps and self.shows_maps:
+            if maps and isinstance(self.model, Sequential):
                 h = x
                 for layer in self.model.layers:
                     h = layer(h, training=False)
-                    if _MAP_LAYERS.search(type(layer).__name__) and h.data.ndim == 4:
+                    if _shows_maps(layer, h.shape):
                         collected.append((layer, h.data[0]))
                 scores = h.data[0]
+            elif maps and self._probe is not None:
+                *outputs, last = self._probe(x, training=False)
+                collected = [(lay, y.data[0]) for lay, y in zip(self._probe_layers, outputs)]
+                scores = last.data[0]
             else:
                 scores = self.model(x, training=False).data[0]
         probabilities = _as_probabilities(scores.astype(np.float64))

@@ -66,6 +66,24 @@ def test_logits_become_probabilities_through_a_softmax():
     np.testing.assert_allclose(answer["probabilities"], expected, rtol=1e-6)
 
 
+def test_a_functional_models_maps_are_its_conv_and_pool_calls_in_order():
+    x = Input((8, 8, 1))
+    a = Conv2D(3, 3, padding="same", activation="relu")(x)
+    b = Conv2D(3, 3, padding="same")(x)
+    pooled = MaxPooling2D(2)(a + b)
+    net = Model(x, Dense(4, activation="softmax")(Flatten()(pooled)))
+    sample = np.random.default_rng(3).random((1, 8, 8, 1)).astype(np.float32)
+    answer = Inspector(net).predict(sample, maps=True)
+    convs = [layer for layer in net.layers if isinstance(layer, Conv2D)]
+    pool = next(layer for layer in net.layers if isinstance(layer, MaxPooling2D))
+    assert [m["layer"] for m in answer["maps"]] == [convs[0].name, convs[1].name, pool.name]
+    expected = pool(convs[0](sample) + convs[1](sample)).data[0].transpose(2, 0, 1)
+    step = (answer["maps"][2]["max"] - answer["maps"][2]["min"]) / 255
+    np.testing.assert_allclose(decode_array(answer["maps"][2]), expected, atol=step / 2 + 1e-6)
+    np.testing.assert_allclose(answer["probabilities"], net.predict(sample)[0], rtol=1e-5)
+    assert Inspector(net).summary()["shows_maps"] is True
+
+
 def test_a_subclassed_model_gets_probabilities_but_no_maps():
     class Net(Model):
         def __init__(self):

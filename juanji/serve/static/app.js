@@ -173,7 +173,7 @@ function showSummary(summary) {
     $("filters").replaceChildren(head, tileGrid(flat, FILTERS_LUT, label, 12));
   }
   if (!summary.shows_maps) {
-    $("maps").textContent = "Feature maps are shown for Sequential models.";
+    $("maps").textContent = "Feature maps are shown for Sequential and functional models.";
   }
 }
 
