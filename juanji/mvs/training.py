@@ -133,6 +133,21 @@ def _learning_rate(options, progress):
     return options.learning_rate * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def _open_history(path, resume_step):
+    """``history.csv`` for appending: fresh with its header, or, to resume, cut back to the
+    rows up to the checkpoint's step (later rows belong to steps that will be run again)."""
+    if resume_step is None:
+        history = path.open("w", newline="")
+        csv.writer(history).writerow(["step", "loss", "seconds", "learning_rate"])
+        return history
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    kept = rows[:1] + [row for row in rows[1:] if int(row[0]) <= resume_step]
+    history = path.open("w", newline="")
+    csv.writer(history).writerows(kept)
+    return history
+
+
 def _checkpoint(model, run_dir, step, elapsed):
     saving.save_model(
         model, run_dir / "checkpoint.juanji", extra={"step": step, "seconds": elapsed}
@@ -172,10 +187,8 @@ def train(run_dir, options=None, *, resume=False, checkpoint_seconds=60.0, log=p
         extra = saving.restore_state(model, run_dir / "checkpoint.juanji")
         step, spent = int(extra["step"]), float(extra["seconds"])
         log(f"resuming at step {step} ({spent:.0f} s spent)")
-    history = (run_dir / "history.csv").open("a" if resume else "w", newline="")
+    history = _open_history(run_dir / "history.csv", step if resume else None)
     writer = csv.writer(history)
-    if not resume:
-        writer.writerow(["step", "loss", "seconds", "learning_rate"])
     pool = _ScenePool(options)
     start, last_save, running = time.monotonic() - spent, time.monotonic(), None
     params = model.trainable_weights
@@ -191,7 +204,7 @@ def train(run_dir, options=None, *, resume=False, checkpoint_seconds=60.0, log=p
             value = optimizer_step(model.optimizer, loss, params)
             step += 1
             if not math.isfinite(value):
-                raise FloatingPointError(f"the loss became {value} at step {step}")
+                raise ValueError(f"the loss became {value} at step {step}: lower the learning rate")
             running = value if running is None else 0.98 * running + 0.02 * value
             elapsed = time.monotonic() - start
             writer.writerow([step, f"{value:.5f}", f"{elapsed:.1f}", f"{lr:.6f}"])
@@ -205,6 +218,10 @@ def train(run_dir, options=None, *, resume=False, checkpoint_seconds=60.0, log=p
             if time.monotonic() - last_save > checkpoint_seconds:
                 _checkpoint(model, run_dir, step, elapsed)
                 last_save = time.monotonic()
+    except KeyboardInterrupt:
+        _checkpoint(model, run_dir, step, time.monotonic() - start)
+        log(f"interrupted at step {step}; the checkpoint is saved: resume with --resume")
+        raise
     finally:
         history.close()
     elapsed = time.monotonic() - start

@@ -124,6 +124,8 @@ def test_train_resume_continues_the_same_run(capsys, tmp_path):
     args = json.loads((run / "args.json").read_text())
     args["steps"] = 3
     (run / "args.json").write_text(json.dumps(args))
+    with (run / "history.csv").open("a") as history:  # a step run after the checkpoint
+        history.write("3,9.0,1.0,0.002\n")
     status, out, err = _run(capsys, "mvs", "train", "--out", run, "--resume")
     assert status == 0, err
     assert "resuming at step 2" in out
@@ -131,3 +133,24 @@ def test_train_resume_continues_the_same_run(capsys, tmp_path):
     assert [r.split(",")[0] for r in rows] == ["step", "1", "2", "3"]
     status, _, err = _run(capsys, "mvs", "train", "--out", run)
     _assert_one_line_error(status, err, "--steps N or --minutes M")
+
+
+def test_an_interrupted_run_saves_its_checkpoint(tmp_path, monkeypatch):
+    from juanji import saving
+    from juanji.mvs import training
+
+    real_step, calls = training.optimizer_step, []
+
+    def step_then_interrupt(*args):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(args)
+        return real_step(*args)
+
+    monkeypatch.setattr(training, "optimizer_step", step_then_interrupt)
+    options = TrainingOptions(steps=5, scenes=2, height=32, width=32, num_depths=8, **TINY)
+    lines = []
+    with pytest.raises(KeyboardInterrupt):
+        train(tmp_path / "run", options, log=lines.append)
+    assert saving.read_extra(tmp_path / "run" / "checkpoint.juanji")["step"] == 2
+    assert "resume with --resume" in lines[-1]
