@@ -217,6 +217,7 @@ class Functional(Model):
 
     @classmethod
     def from_config(cls, config):
+        """The model of ``get_config()``: its layers rebuilt, then each call replayed."""
         layers = {}
         for layer_config in config["layers"]:
             layer = registry.get("layer", layer_config)

@@ -53,8 +53,6 @@ class Model(Trainer, Layer):
         self.history = None
         self.build_input_shape = None
         self._resume_epoch = 0
-        self._metric_ids = []
-        self._metrics = []
 
     @property
     def layers(self):

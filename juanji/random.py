@@ -46,6 +46,7 @@ class SeedGenerator:
         self.generator = np.random.default_rng(seed)
 
     def get_config(self):
+        """``{"seed": seed}``: what rebuilds this generator's sequence from the start."""
         return {"seed": self.seed}
 
 

@@ -104,8 +104,6 @@ class Trainer:
         self.loss = self._heads[0].loss if not several else [h.loss for h in self._heads]
         pairing.check_pairing(self, self.loss)
         self._compile_args = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights}
-        self._metric_ids = list(metrics or []) if not isinstance(metrics, dict) else metrics
-        self._metrics = [m for head in self._heads for m in head.metrics]
         self._loss_mean = metrics_module.Mean(name="loss")
         self.compiled = True
 
