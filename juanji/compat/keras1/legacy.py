@@ -112,6 +112,8 @@ def modern_call(cls, kwargs, keep=()):
 def _same(value, default):
     if isinstance(value, (tuple, list)) and isinstance(default, (tuple, list)):
         return tuple(value) == tuple(default)
+    if isinstance(value, (tuple, list)) and isinstance(default, int) and value:
+        return all(_same(v, default) for v in value)  # (1, 1) is the default strides=1
     numbers_only = all(
         isinstance(v, numbers.Real) and not isinstance(v, bool) for v in (value, default)
     )
