@@ -38,6 +38,5 @@ def run(args):
         model.export(out, format=args.format, opset=opset)
     except ImportError as error:
         raise UsageError(str(error)) from None
-    shape = ", ".join(map(str, model.build_input_shape[1:]))
-    print(f"wrote {out} (ONNX opset {opset}; input (N, {shape}), output {model.output_shape})")
+    print(f"wrote {out} (ONNX opset {opset}; the batch axis N is dynamic, images NHWC)")
     return 0
