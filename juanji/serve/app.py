@@ -8,7 +8,8 @@
 
 ``POST /api/predict`` takes either ``application/json`` ``{"input": <nested array of the
 model's input shape>}`` or ``multipart/form-data`` with an image file in the field ``file``.
-Query parameters: ``maps=1`` adds the feature maps, ``top=K`` lists K classes (default 3),
+Query parameters: ``maps=1`` adds the feature maps, ``top=K`` lists K classes (default 3,
+or all when fewer),
 ``invert=1|auto`` inverts an uploaded image (see ``Inspector.input_from_image``).
 
 Every error is JSON ``{"error": "..."}`` with a 4xx status: 400 for a malformed request
@@ -57,7 +58,7 @@ def _query_options(request, classes):
     maps = query.get("maps", "0")
     if maps not in ("0", "1"):
         raise RequestError(400, f"Expected maps=0 or maps=1. Received: maps={maps!r}")
-    top = query.get("top", "3")
+    top = query.get("top", str(min(3, classes)))
     if not top.isdigit() or not 1 <= int(top) <= classes:
         raise RequestError(
             400, f"Expected top to be an integer from 1 to {classes}. Received: top={top!r}"

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from juanji.layers import InputLayer
-from juanji.serve import decode_array
-from tests.serve.conftest import MAX_BYTES
+from juanji.layers import Dense, Flatten, Input, InputLayer
+from juanji.models import Sequential
+from juanji.serve import Inspector, decode_array
+from juanji.serve.app import create_app
+from tests.serve.conftest import MAX_BYTES, running
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
@@ -123,6 +125,14 @@ def test_an_uploaded_png_is_the_same_input_as_its_pixels(client, digit_images):
     assert client.post("/api/predict", params={"invert": "auto"}, files=files).json() == (
         answer.json()
     )
+
+
+def test_a_model_of_two_classes_lists_both_by_default():
+    model = Sequential([Input((4, 4, 1)), Flatten(), Dense(2, activation="softmax")])
+    with running(create_app(Inspector(model, ["cat", "dog"]))) as url:
+        answer = httpx.post(f"{url}/api/predict", json={"input": np.ones((4, 4, 1)).tolist()})
+    assert answer.status_code == 200, answer.text
+    assert [t["class"] for t in answer.json()["top"]] in (["cat", "dog"], ["dog", "cat"])
 
 
 def test_any_size_and_mode_of_image_is_converted(client):
