@@ -99,6 +99,16 @@ class Functional(Model):
         self.output_shape = self.outputs[0].shape
 
     @property
+    def input(self):
+        """The model's symbolic inputs, as given (one, a list or a dict)."""
+        return self._inputs
+
+    @property
+    def output(self):
+        """The model's symbolic outputs, as given (one, a list or a dict)."""
+        return self._outputs
+
+    @property
     def input_names(self):
         """The names of the input layers, in order."""
         return [x.name for x in self.inputs]

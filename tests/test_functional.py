@@ -179,3 +179,17 @@ def test_models_nested_as_layers_round_trip(tmp_path):
     loaded = juanji.saving.load_model(tmp_path / "nested.juanji")
     data = np.random.default_rng(3).random((5, 6), np.float32)
     np.testing.assert_array_equal(loaded.predict(data), model.predict(data))
+
+
+def test_layer_outputs_make_a_feature_extractor():
+    x = juanji.Input((5,))
+    h = layers.Dense(4, activation="relu", name="hidden")(x)
+    model = juanji.Model(x, layers.Dense(2, name="top")(h))
+    extractor = juanji.Model(model.input, [layer.output for layer in model.layers[1:]])
+    data = np.random.default_rng(4).random((3, 5), np.float32)
+    hidden, top = extractor.predict(data)
+    np.testing.assert_allclose(hidden, model.get_layer("hidden")(data).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(top, model.predict(data), rtol=1e-6)
+    assert model.get_layer("top").input is h
+    with pytest.raises(AttributeError, match="not been called on symbolic tensors"):
+        getattr(layers.Dense(2), "output")

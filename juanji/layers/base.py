@@ -216,6 +216,28 @@ class Layer:
             self.output_shape = (None, *y.shape[1:])
         return y
 
+    @property
+    def input(self):
+        """The symbolic input(s) of this layer's first call on symbolic tensors."""
+        node = self._symbolic_node()
+        return node.outputs[0] if not node.flat_inputs else node.inputs
+
+    @property
+    def output(self):
+        """The symbolic output(s) of this layer's first call on symbolic tensors, e.g. to
+        build ``Model(model.inputs, [layer.output for layer in model.layers])``."""
+        node = self._symbolic_node()
+        return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
+
+    def _symbolic_node(self):
+        node = self.__dict__.get("_first_node")
+        if node is None:
+            raise AttributeError(
+                f"Layer '{self.name}' has not been called on symbolic tensors (juanji.Input), "
+                "so it has no input or output tensor."
+            )
+        return node
+
     def _clear_added_losses(self):
         self._added_losses = []
         for layer in self._layers:

@@ -184,6 +184,8 @@ def record_call(layer, inputs, args, kwargs):
         shape = (None, *(a if a == b else None for a, b in zip(y.shape[1:], y2.shape[1:])))
         node.outputs.append(KerasTensor(shape, y.dtype, node, index))
     layer.output_shape = node.outputs[0].shape
+    if getattr(layer, "_first_node", None) is None:
+        layer._first_node = node
     return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
 
 
@@ -208,9 +210,9 @@ class InputLayer(Layer):
             shape = (shape,)
         super().__init__(input_shape=tuple(shape), **kwargs)
         self.batch_size = batch_size
-        self.output = KerasTensor((None, *self.input_shape), self.dtype)
-        self.output.node = Node(self, [], {}, [self.output])
-        self.output_shape = self.output.shape
+        tensor = KerasTensor((None, *self.input_shape), self.dtype)
+        tensor.node = self._first_node = Node(self, [], {}, [tensor])
+        self.output_shape = tensor.shape
 
     def call(self, x):
         return x
