@@ -192,4 +192,4 @@ def test_layer_outputs_make_a_feature_extractor():
     np.testing.assert_allclose(top, model.predict(data), rtol=1e-6)
     assert model.get_layer("top").input is h
     with pytest.raises(AttributeError, match="not been called on symbolic tensors"):
-        getattr(layers.Dense(2), "output")
+        _ = layers.Dense(2).output
