@@ -1,2 +1,6 @@
 """Past one machine, on Ray: sweeps of ``juanji train`` options (:mod:`.sweep`) and
-data-parallel training (:mod:`.data_parallel`). Ray is imported only when they run."""
+data-parallel training (:class:`RayDataParallel`). Ray is imported only when they run."""
+
+from juanji.distributed.data_parallel import RayDataParallel, WorkerFailedError
+
+__all__ = ["RayDataParallel", "WorkerFailedError"]
