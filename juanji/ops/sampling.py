@@ -5,16 +5,20 @@ sampling is one sparse matrix ``A`` of shape ``(N*Ho*Wo, N*H*W)`` with four (or,
 ``"nearest"``, one) entries per row: the output is ``A @ x`` over the ``(N*H*W, C)`` pixel
 rows, and the input gradient ``A^T @ gy``. SciPy's CSR products run both in compiled loops
 over whole channel rows, with no Python loop over points and none of ``np.add.at``'s cost.
+A large sampling splits its images over the worker threads, each with its own matrix.
 """
 
 import numpy as np
 
-from juanji import backend
+from juanji import backend, parallel
 from juanji.autograd import primitive
 
 __all__ = ["grid_sample"]
 
 _MODES = ("bilinear", "nearest")
+# A sampling of at least this many output values runs on parallel.workers() threads, a range
+# of the images each (SciPy's sparse products release the GIL).
+_THREADS_MIN_VALUES = 1 << 16
 _PADDING_MODES = ("zeros", "border")
 
 
@@ -80,6 +84,43 @@ class _Taps:
         indptr = np.arange(0, M * T + 1, T)
         return sparse.csr_matrix(
             (self.weights.ravel(), self.indices.ravel(), indptr), shape=(M, self.n_pixels)
+        )
+
+
+class _Sampling:
+    """The sampling of images ``x`` ``(n, H, W, C)`` at pixel coordinates ``ix``, ``iy``
+    ``(n, Ho, Wo)``: its output and the gradients of its output."""
+
+    def __init__(self, x, ix, iy, mode):
+        self.pixels = x.reshape(-1, x.shape[-1])  # (n*H*W, C)
+        self.taps = _Taps(ix, iy, x.shape[:3], mode)
+        self.matrix = self.taps.matrix()
+        self.shape, self.image_shape = (*ix.shape, x.shape[-1]), x.shape
+
+    def forward(self):
+        """``(n, Ho, Wo, C)``."""
+        return np.asarray(self.matrix @ self.pixels).reshape(self.shape)
+
+    def input_grad(self, gy):
+        """``A^T gy`` ``(n, H, W, C)`` for ``gy`` ``(n, Ho, Wo, C)``."""
+        gy = gy.reshape(-1, self.shape[-1])
+        return np.asarray(self.matrix.T @ gy).reshape(self.image_shape)
+
+    def index_grads(self, gy):
+        """``sum_c gy * dy/d ix`` and ``... dy/d iy``, each ``(n, Ho, Wo)``: bilinear only."""
+        gy = gy.reshape(-1, self.shape[-1])
+        # <gy, x> at each tap, zero for taps outside the image: (M, T)
+        reads = np.stack(
+            [
+                np.einsum("mc,mc->m", gy, np.take(self.pixels, idx, axis=0))
+                for idx in self.taps.indices.T
+            ],
+            axis=1,
+        )
+        reads *= self.taps.inside
+        return (
+            np.einsum("mt,mt->m", reads, self.taps.dx).reshape(self.shape[:3]),
+            np.einsum("mt,mt->m", reads, self.taps.dy).reshape(self.shape[:3]),
         )
 
 
@@ -150,26 +191,31 @@ def grid_sample(
     _, Ho, Wo, _ = grid.shape
     ix, dix = _source_index(grid[..., 0], W, padding_mode, align_corners)  # (N, Ho, Wo)
     iy, diy = _source_index(grid[..., 1], H, padding_mode, align_corners)
-    taps = _Taps(ix, iy, (N, H, W), mode)
-    sampling = taps.matrix()
-    pixels = x.reshape(N * H * W, C)
-    y = np.asarray(sampling @ pixels).reshape(N, Ho, Wo, C)
+    y = np.empty((N, Ho, Wo, C), dtype)
+    n_workers = parallel.workers() if y.size >= _THREADS_MIN_VALUES else 1
+    spans = parallel.worker_spans(N, n_workers)
+
+    def sample(start, stop):
+        part = _Sampling(x[start:stop], ix[start:stop], iy[start:stop], mode)
+        y[start:stop] = part.forward()
+        return part
+
+    parts = parallel.map_tasks(sample, spans, n_workers)
 
     def backward(gy):
-        gy = gy.reshape(N * Ho * Wo, C)
-        gx = ggrid = None
-        if needs_grad[0]:
-            gx = np.asarray(sampling.T @ gy).reshape(N, H, W, C).astype(dtypes[0], copy=False)
+        gx = np.empty((N, H, W, C), dtypes[0]) if needs_grad[0] else None
+        gix, giy = (np.zeros((N, Ho, Wo), dtypes[1]) for _ in range(2))
+
+        def grads(start, stop, part):
+            if needs_grad[0]:
+                gx[start:stop] = part.input_grad(gy[start:stop])
+            if needs_grad[1] and mode == "bilinear":
+                gix[start:stop], giy[start:stop] = part.index_grads(gy[start:stop])
+
+        parallel.map_tasks(grads, [(*span, part) for span, part in zip(spans, parts)], n_workers)
+        ggrid = None
         if needs_grad[1]:
-            ggrid = np.zeros((N, Ho, Wo, 2), dtypes[1])
-            if mode == "bilinear":
-                # <gy, x> at each tap, zero for taps outside the image: (M, T)
-                reads = np.stack(
-                    [np.einsum("mc,mc->m", gy, pixels[idx]) for idx in taps.indices.T], axis=1
-                )
-                reads *= taps.inside
-                ggrid[..., 0] = np.einsum("mt,mt->m", reads, taps.dx).reshape(ix.shape) * dix
-                ggrid[..., 1] = np.einsum("mt,mt->m", reads, taps.dy).reshape(iy.shape) * diy
+            ggrid = np.stack([gix * dix, giy * diy], axis=-1).astype(dtypes[1], copy=False)
         return gx, ggrid
 
     return y, backward

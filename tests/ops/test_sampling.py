@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from juanji import parallel
 from juanji.autograd import Tensor
-from juanji.ops import grid_sample
+from juanji.ops import grid_sample, sampling
 from tests.helpers import check_grad, check_vs_torch
 
 try:
@@ -83,6 +84,29 @@ def test_random_shapes_match_torch(n, size, channels, out, mode, padding_mode, a
     check_grad(grid_sample, inputs, wrt=[0] if mode == "nearest" else [0, 1], **kwargs)
 
 
+@pytest.mark.parametrize("workers", [2, 3])
+@pytest.mark.parametrize("kwargs", [{}, {"padding_mode": "border", "align_corners": True}])
+def test_worker_threads_give_the_one_thread_results(kwargs, workers, monkeypatch):
+    """Five images split over 2 or 3 threads, each sampling its own: the same output and
+    gradients as one thread."""
+    x, grid = (
+        Tensor(a, requires_grad=True)
+        for a in sample(np.random.default_rng(4), np.float64, (5, 4, 3, 2), (3, 5))
+    )
+    gy = np.random.default_rng(5).standard_normal((5, 3, 5, 2))
+
+    def run(n_workers):
+        monkeypatch.setattr(parallel, "workers", lambda: n_workers)
+        x.zero_grad(), grid.zero_grad()
+        y = grid_sample(x, grid, **kwargs)
+        y.backward(gy)
+        return [y.data, x.grad, grid.grad]
+
+    monkeypatch.setattr(sampling, "_THREADS_MIN_VALUES", 0)
+    for got, expected in zip(run(workers), run(1)):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
 def test_identity_grid_reproduces_the_image():
     """Without align_corners, the pixel centres are at (2 * i + 1) / size - 1."""
     x = np.random.default_rng(2).standard_normal((2, 3, 4, 5))
@@ -99,7 +123,10 @@ def test_float32_stays_float32_and_nearest_gives_no_grid_gradient():
     y = grid_sample(x, grid, mode="nearest")
     assert y.dtype == np.float32
     y.backward(np.ones(y.shape, np.float32))
-    assert x.grad.dtype == np.float32 and not np.any(grid.grad)
+    assert x.grad.dtype == grid.grad.dtype == np.float32 and not np.any(grid.grad)
+    y = grid_sample(x, grid, padding_mode="border")
+    y.backward(np.ones(y.shape, np.float32))
+    assert y.dtype == grid.grad.dtype == np.float32
 
 
 X, GRID = np.zeros((2, 3, 4, 1)), np.zeros((2, 2, 2, 2))
