@@ -124,14 +124,35 @@ def check_vs_torch(fn, torch_fn, inputs, *, rtol=None, atol=None, seed=0, **kwar
 
 def keras_on_torch():
     """Keras 3 on its PyTorch backend, as an oracle (the backend is chosen when Keras is
-    first imported: torch unless ``KERAS_BACKEND`` names another); skipped without it."""
+    first imported: torch unless ``KERAS_BACKEND`` names another); skipped without it.
+
+    A module using it takes the fixture :func:`forget_keras` along, so that the real Keras
+    does not stay imported for the tests after it (juanji's Keras 1 layer refuses to
+    install beside it)."""
     import os
     import sys
 
-    if "keras" not in sys.modules:
-        os.environ.setdefault("KERAS_BACKEND", "torch")
     pytest.importorskip("torch")
-    keras = pytest.importorskip("keras")
+    chosen = os.environ.get("KERAS_BACKEND")
+    if "keras" not in sys.modules and chosen is None:
+        os.environ["KERAS_BACKEND"] = "torch"  # for Keras's import only: others read it too
+    try:
+        keras = pytest.importorskip("keras")
+    finally:
+        if chosen is None:
+            os.environ.pop("KERAS_BACKEND", None)
     if keras.backend.backend() != "torch":
         pytest.skip("compares with Keras on its torch backend (KERAS_BACKEND=torch)")
     return keras
+
+
+@pytest.fixture(scope="module")
+def forget_keras():
+    """After the module's tests, the real Keras modules leave ``sys.modules`` again."""
+    import sys
+
+    before = {name for name in sys.modules if name == "keras" or name.startswith("keras.")}
+    yield
+    for name in [n for n in sys.modules if n == "keras" or n.startswith("keras.")]:
+        if name not in before:
+            del sys.modules[name]

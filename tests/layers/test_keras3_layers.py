@@ -10,7 +10,9 @@ import pytest
 import juanji
 from juanji import layers, ops, registry
 from juanji.models import Model, Sequential, load_model
-from tests.helpers import keras_on_torch
+from tests.helpers import forget_keras, keras_on_torch  # noqa: F401  (a fixture)
+
+pytestmark = pytest.mark.usefixtures("forget_keras")
 
 # (class, kwargs, input shape(s), output shape, parameter count)
 CASES = [

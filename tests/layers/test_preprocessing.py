@@ -9,7 +9,9 @@ import pytest
 import juanji
 from juanji import layers, registry
 from juanji.models import Sequential, load_model
-from tests.helpers import check_grad, keras_on_torch
+from tests.helpers import check_grad, forget_keras, keras_on_torch  # noqa: F401  (a fixture)
+
+pytestmark = pytest.mark.usefixtures("forget_keras")
 
 RANDOM = [
     (layers.RandomFlip, {}),
