@@ -40,7 +40,7 @@ def add_parser(sub):
         "--demo",
         action="store_true",
         help="serve the seed CNN trained on the bundled digits: trained on first use "
-        "(about half a minute) and kept in ~/.cache/juanji ($XDG_CACHE_HOME/juanji)",
+        "(about half a minute of CPU time) and kept in ~/.cache/juanji ($XDG_CACHE_HOME/juanji)",
     )
     p.add_argument(
         "--max-bytes",
