@@ -111,7 +111,7 @@ def run(quick=False, seed=0):
     """All three parts; ``quick`` trains on fewer images and for fewer epochs."""
     if quick:
         return {
-            "classification": _classification(seed, epochs=3, limit=600),
+            "classification": _classification(seed, epochs=1, limit=300),
             "approximation": _approximation(seed, epochs=40),
             "compression": _compression(seed, epochs=3),
         }

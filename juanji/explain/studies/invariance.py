@@ -41,7 +41,7 @@ NETWORKS = {
 
 def run(quick=False, seed=0):
     """Train each network, then its test accuracy at each horizontal shift."""
-    size, epochs, limit = (16, 3, 600) if quick else (28, 5, None)
+    size, epochs, limit = (16, 2, 450) if quick else (28, 5, None)
     x, y, x_test, _, labels = digit_images(size, limit=limit)
     results = []
     for name, build in NETWORKS.items():
