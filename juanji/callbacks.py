@@ -203,15 +203,19 @@ class History(Callback):
     Attributes:
         history: ``{"loss": [...], "val_loss": [...], ...}``, one value per epoch.
         epoch: the epoch numbers recorded (from 0).
+        nan_stop: None, or where and why ``fit`` stopped at a step it did not apply (a NaN
+            or infinite loss, gradient or weight): ``{"epoch", "batch", "reason", "weights"}``.
     """
 
     def __init__(self):
         super().__init__()
         self.history = {}
         self.epoch = []
+        self.nan_stop = None
 
     def on_train_begin(self, logs=None):
         self.epoch = []
+        self.nan_stop = None
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)
@@ -554,7 +558,11 @@ class ReduceLROnPlateau(_Monitored):
 
 
 class TerminateOnNaN(Callback):
-    """Stops training as soon as a batch's loss is NaN or infinite, saying where."""
+    """Stops training as soon as a batch's loss is NaN or infinite, saying where.
+
+    ``fit`` itself never applies such a step (see its docstring): the model keeps the weights
+    of the last step applied, and the history's ``nan_stop`` says where it stopped.
+    """
 
     def __init__(self):
         super().__init__()

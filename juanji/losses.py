@@ -309,6 +309,21 @@ class CategoricalCrossentropy(_FromLogits):
     targets = "one_hot"
     alternative = "sparse_categorical_crossentropy"
 
+    def check_values(self, y, pred_shape):
+        """Each target row is a distribution: values in [0, 1] that sum to 1."""
+        if not y.size or y.dtype.kind not in "biuf":
+            return
+        rows = y.reshape(-1, y.shape[-1]).astype(np.float64)
+        bad = (rows.min(axis=1) < 0) | (rows.max(axis=1) > 1) | (abs(rows.sum(axis=1) - 1) > 1e-3)
+        if bad.any():
+            first = int(np.argmax(bad))
+            raise ValueError(
+                f"Loss `{self.name}` expects one-hot (or probability) rows: values in [0, 1] "
+                f"summing to 1; for class labels use to_categorical or loss="
+                f"'sparse_categorical_crossentropy'. Received: {int(bad.sum())} rows that are "
+                f"not, the first (row {first}) {rows[first].tolist()[:10]}"
+            )
+
     def call(self, y_true, y_pred, sample_weight=None):
         return ops.categorical_cross_entropy(
             y_pred, y_true, from_logits=self.from_logits, sample_weight=sample_weight

@@ -303,7 +303,7 @@ class Optimizer:
                 "This optimizer's learning rate is a LearningRateSchedule and cannot be set "
                 f"to a number; create it with a float `learning_rate`. Received: {value!r}"
             )
-        _check_range("learning_rate", value, 0, closed="right")
+        _check_range("learning_rate", value, 0, closed="neither")  # finite and positive
         self._learning_rate = float(value)
 
     def _step_learning_rate(self):

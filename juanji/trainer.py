@@ -9,6 +9,7 @@ named ``<output>_<metric>`` when there are several outputs.
 """
 
 import sys
+import warnings
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from juanji import callbacks as callbacks_module
 from juanji import losses, optimizers, pairing, registry
 from juanji import metrics as metrics_module
 from juanji.autograd import Tensor, no_grad
+from juanji.data import checks
 from juanji.data.adapters import EpochIterator, as_inputs, is_dataset, split_arrays
 
 __all__ = ["Trainer", "resolve_verbose"]
@@ -251,7 +253,14 @@ class Trainer:
     def train_step(self, x, y, sample_weight=None):
         """One optimizer step on a batch; returns the batch loss as a float and predictions."""
         loss, y_pred, grads = self._forward_backward(x, y, sample_weight)
-        self.optimizer.apply(grads, self.trainable_weights)
+        params = self.trainable_weights
+        # A step is applied only if it is made of numbers; fit stops at the first that is not.
+        if not checks.all_finite([np.asarray(loss), *grads]):
+            self._unfinished_step = "the loss or a gradient is NaN or infinite"
+        else:
+            self.optimizer.apply(grads, params)
+            if not checks.all_finite(p.data for p in params):
+                self._unfinished_step = "the step made a weight NaN or infinite"
         return loss, y_pred
 
     def compute_gradients(self, x, y, sample_weight=None):
@@ -357,12 +366,19 @@ class Trainer:
             a ``History`` whose ``.history`` maps each log (and ``val_`` log) to a list with
             one value per epoch.
 
+        A step whose loss or gradients are NaN or infinite is not applied; one that would
+        make a weight so is undone (the weights and optimizer state return to the start of
+        the epoch). Either way training stops there, a ``RuntimeWarning`` says where and
+        why, and the returned history's ``nan_stop`` records it (it is None otherwise).
+
         Raises:
             ValueError, TypeError: for data that does not fit the model or the loss, before
-                any training step; ValueError when an epoch yields no batch, naming it.
+                any training step: no samples, NaN or infinite values in ``x`` or ``y``, a
+                ``batch_size`` that is not a positive integer; ValueError when an epoch
+                yields no batch, naming it.
         """
         self._require_compiled("fit")
-        batch_size = batch_size or 32
+        batch_size = checks.batch_size(batch_size)
         verbose = resolve_verbose(verbose)
         if distribute is not None:
             return distribute.fit(
@@ -388,6 +404,7 @@ class Trainer:
                     (x, y, sample_weight), validation_split
                 )
             x, y = self._check_arrays(x, y)
+            _check_training_data(self, x, y)
         elif validation_split:
             raise ValueError(
                 "validation_split needs arrays; with a dataset pass validation_data. "
@@ -397,7 +414,11 @@ class Trainer:
             x, y, sample_weight, batch_size, shuffle, steps_per_epoch, class_weight
         )
         validation = self._validation_iterator(
-            validation_data, validation_batch_size or batch_size, validation_steps
+            validation_data,
+            batch_size
+            if validation_batch_size is None
+            else checks.batch_size(validation_batch_size, "validation_batch_size"),
+            validation_steps,
         )
         history = callbacks_module.History()
         cbs = callbacks_module.CallbackList(
@@ -414,12 +435,19 @@ class Trainer:
             cbs.on_epoch_begin(epoch, {})
             self._reset_trackers()
             ran = False
+            epoch_start = (self.get_weights(), self.optimizer.get_state())
             for step, (xb, yb, wb) in data:
                 if data.arrays is None:
                     xb, yb = self._check_arrays(xb, yb)
+                    _check_training_data(self, xb, yb)
                 ran = True
                 cbs.on_train_batch_begin(step, {})
+                self._unfinished_step = None
                 loss, y_pred = self.train_step(xb, yb, wb)
+                if self._unfinished_step is not None:
+                    _stop_unfinished(self, history, epoch, step, epoch_start)
+                    cbs.on_train_batch_end(step, {**self._logs(), "loss": loss})
+                    break
                 self._update_trackers(loss, self._last_parts, yb, y_pred, _batch_len(xb))
                 cbs.on_train_batch_end(step, self._logs())
                 if self.stop_training:
@@ -509,7 +537,7 @@ class Trainer:
         self._require_compiled("evaluate")
         if not is_dataset(x):
             x, y = self._check_arrays(x, y)
-        data = EpochIterator(x, y, sample_weight, batch_size or 32, False, steps)
+        data = EpochIterator(x, y, sample_weight, checks.batch_size(batch_size), False, steps)
         cbs = callbacks_module.CallbackList(
             callbacks, model=self, params={"steps": data.steps, "verbose": verbose}
         )
@@ -548,7 +576,7 @@ class Trainer:
         inference mode: one array, or a list or dict of arrays for several outputs."""
         if not is_dataset(x):
             x, _ = self._check_arrays(x, None)
-        data = EpochIterator(x, batch_size=batch_size or 32, steps=steps)
+        data = EpochIterator(x, batch_size=checks.batch_size(batch_size), steps=steps)
         cbs = callbacks_module.CallbackList(
             callbacks, model=self, params={"steps": data.steps, "verbose": verbose}
         )
@@ -605,3 +633,35 @@ def _format_results(results, return_dict):
         return results
     values = list(results.values())
     return values[0] if len(values) == 1 else values
+
+
+def _check_training_data(model, x, y):
+    """Samples to train on, and finite numbers in every input and target."""
+    inputs = model.flatten_inputs(x)
+    checks.not_empty("x", len(inputs[0]))
+    for a in inputs:
+        checks.finite("x", a)
+    for t in model._targets_list(y) if y is not None else []:
+        if t is not None:
+            checks.finite("y", t)
+
+
+def _stop_unfinished(model, history, epoch, step, epoch_start):
+    """Stop fit at a step that was not applied, restoring the epoch's first weights if the
+    step had already changed them, and say so (``history.nan_stop`` and a warning)."""
+    reason = model._unfinished_step
+    if reason.startswith("the step made"):
+        model.set_weights(epoch_start[0])
+        model.optimizer.set_state(epoch_start[1])
+        kept = f"of the start of epoch {epoch + 1}"
+    else:
+        kept = "of the last step applied"
+    model.stop_training = True
+    history.nan_stop = {"epoch": epoch, "batch": step, "reason": reason, "weights": kept}
+    warnings.warn(
+        f"fit stopped at epoch {epoch + 1}, batch {step}: {reason}. That step was not applied; "
+        f"the model keeps the weights {kept}. (A learning rate that is too high, or unscaled "
+        "inputs, are the usual causes.)",
+        RuntimeWarning,
+        stacklevel=3,
+    )

@@ -217,3 +217,17 @@ def test_hostile_model_files_are_one_line_errors(tmp_path, capsys):
         argv = [command, deep] + ([tmp_path / "x.png"] if command == "predict" else [])
         status, _, err = _run(capsys, *argv)
         _one_line_error(status, err, "deep.juanji", "config.json", "levels deep")
+
+
+def test_a_validation_split_leaving_less_than_a_batch_is_refused(tmp_path, capsys):
+    argv = ["train", "--out", tmp_path / "r", *OPTIONS, "--validation-split", "0.999"]
+    status, _, err = _run(capsys, *argv)
+    _one_line_error(status, err, "--validation-split 0.999 leaves 2 of 1437 training images")
+
+
+def test_a_diverging_run_stops_with_one_line(tmp_path, capsys):
+    argv = ["train", "--out", tmp_path / "r", *OPTIONS, "--learning-rate", "1e38"]
+    with np.errstate(over="ignore", invalid="ignore"):
+        status, _, err = _run(capsys, *argv)
+    _one_line_error(status, err, "training stopped at epoch 1, batch", "NaN or infinite")
+    assert not (tmp_path / "r" / "model.juanji").exists()

@@ -33,6 +33,7 @@ import os
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -404,6 +405,11 @@ def _fit(model, data, options, run_dir, resume, verbose, extra_callbacks=()):
     from juanji.explain import GradientFlow
 
     x_fit, y_fit, validation = hold_out(data, options["validation_split"])
+    if validation is not None and len(x_fit) < options["batch_size"]:
+        raise UsageError(
+            f"--validation-split {options['validation_split']} leaves {len(x_fit)} of "
+            f"{len(data.x_train)} training images, fewer than one batch ({options['batch_size']})"
+        )
     gradient_flow = GradientFlow(x_fit[:GRADIENT_FLOW_SAMPLES], y_fit[:GRADIENT_FLOW_SAMPLES])
     cbs = [*_training_callbacks(run_dir, resume, options), gradient_flow, *extra_callbacks]
     fit_args = {
@@ -423,11 +429,19 @@ def _fit(model, data, options, run_dir, resume, verbose, extra_callbacks=()):
         fit_args.update(x=x_fit, y=y_fit)
     start = time.perf_counter()
     try:
-        history = model.fit(**fit_args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # nan_stop says it, below
+            history = model.fit(**fit_args)
     finally:
         for cb in cbs:
             if isinstance(cb, callbacks.CSVLogger):
                 cb.on_train_end()  # closes the file, also when interrupted
+    if history.nan_stop:
+        stop = history.nan_stop
+        raise UsageError(
+            f"training stopped at epoch {stop['epoch'] + 1}, batch {stop['batch']}: "
+            f"{stop['reason']}; try a smaller --learning-rate"
+        )
     return time.perf_counter() - start, len(history.epoch), len(x_fit), gradient_flow.epochs
 
 
