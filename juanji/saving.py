@@ -17,7 +17,9 @@ import json
 import math
 import os
 import re
+import struct
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -35,6 +37,17 @@ MAX_CONFIG_DEPTH = 64  # nesting of lists and objects in config.json
 MAX_INPUT_VALUES = 2**26  # values of one sample of build_input_shape
 # Deflate compresses at most about 1032:1; an entry claiming more is refused unread.
 _MAX_DEFLATE_RATIO = 1100
+# What zipfile raises on damaged archives (found by tests/fuzz_loaders.py).
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    struct.error,
+    NotImplementedError,  # "zip file version 6.4" from a damaged header
+    OSError,
+    EOFError,
+    ValueError,
+)
 _WEIGHT_KINDS = "f"  # weights are floating point
 _STATE_KINDS = "fiu"  # optimizer state: float slots and an integer step count
 
@@ -77,7 +90,7 @@ class _Zip:
         try:
             self.zip = zipfile.ZipFile(source)
             infos = self.zip.infolist()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
+        except _ZIP_ERRORS as e:
             raise ModelFileError(
                 f"{where} is corrupt or not a juanji model file: not a readable zip archive ({e})."
             ) from None
@@ -123,7 +136,7 @@ class _Zip:
         try:
             with self.zip.open(info) as member:
                 return member.read()
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        except _ZIP_ERRORS as e:
             raise ModelFileError(f"{entry} is corrupt ({type(e).__name__}: {e}).") from None
 
     def close(self):
