@@ -231,3 +231,16 @@ def test_a_diverging_run_stops_with_one_line(tmp_path, capsys):
         status, _, err = _run(capsys, *argv)
     _one_line_error(status, err, "training stopped at epoch 1, batch", "NaN or infinite")
     assert not (tmp_path / "r" / "model.juanji").exists()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("JUANJI_KILL_TEST"), reason="slow: JUANJI_KILL_TEST=N kills N runs"
+)
+def test_sigkills_at_random_moments_lose_no_run(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = os.path.join(root, "benchmarks", "kill_train.py")
+    kills = os.environ["JUANJI_KILL_TEST"]
+    argv = [sys.executable, script, "--kills", kills, "--epochs", "3", "--work", str(tmp_path)]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"0 of {kills} runs lost or different" in done.stdout
