@@ -9,7 +9,7 @@ import pytest
 import juanji
 from juanji import layers, ops
 from juanji.models import Model, load_model
-from tests.helpers import check_grad, check_vs_torch
+from tests.helpers import check_grad, check_vs_torch, forget_keras, keras_on_torch  # noqa: F401
 from tests.layers import test_layers
 
 # The volume layers' rows of the table every layer is tested on (shapes, weights, config
@@ -127,11 +127,9 @@ KERAS_CASES = [
 @pytest.mark.parametrize(
     "name, kwargs, shape", KERAS_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(KERAS_CASES)]
 )
-def test_keras_layer_with_the_same_weights_gives_the_same_output(name, kwargs, shape, monkeypatch):
-    monkeypatch.setenv("KERAS_BACKEND", "torch")
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "torch":
-        pytest.skip("compares with Keras on its torch backend (KERAS_BACKEND=torch)")
+@pytest.mark.usefixtures("forget_keras")
+def test_keras_layer_with_the_same_weights_gives_the_same_output(name, kwargs, shape):
+    keras = keras_on_torch()
     x = _inputs(shape)
     theirs = getattr(keras.layers, name)(**kwargs)
     theirs(x)  # builds the weights
