@@ -119,3 +119,11 @@ def test_every_public_name_in_the_api_reference_has_a_docstring():
                 undocumented.append(f"{module_name}.{name}")
     assert checked > 300
     assert undocumented == []
+
+
+def test_the_readme_links_to_files_that_exist():
+    readme = (ROOT / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme)
+    local = [t for t in targets if "://" not in t]
+    assert len(local) > 10
+    assert [t for t in local if not (ROOT / t).exists()] == []
