@@ -60,24 +60,27 @@ def run(name, batch_size, steps):
     return results
 
 
-def estimate(model, batch_size, step_seconds_one_worker, workers, bandwidth=10e9, latency=50e-6):
-    """A paper estimate of one data-parallel step's seconds at ``workers`` workers.
+def estimate(model, batch_size, step_seconds, workers, message_seconds, bandwidth=10e9):
+    """A paper estimate of one data-parallel step at ``workers`` workers.
 
-    Compute shrinks with the shard (``t1 / workers``); a ring all-reduce of the float32
-    gradients moves ``2 (W - 1) / W * 4P`` bytes per worker in ``2 (W - 1)`` latency-bound
-    rounds over links of ``bandwidth`` bytes/s (10 GB/s: a fast data-centre network); the
-    object store, as used here, gathers ``4P`` bytes from every worker at the driver
-    instead (``W * 4P`` through one link) and sends ``4P`` back to each.
+    Compute shrinks with the shard (``step_seconds / workers``, the 1-worker compute). A ring
+    all-reduce of the float32 gradients moves ``2 (W - 1) / W * 4P`` bytes per worker in
+    ``2 (W - 1)`` rounds over links of ``bandwidth`` bytes/s (10 GB/s: a fast data-centre
+    network), each round paying one message's overhead; the object store, as used here,
+    gathers ``4P`` bytes from every worker at the driver and sends ``4P`` back to each, one
+    message after another (``2W`` messages through the driver's one link).
+    ``message_seconds`` is one message's overhead, measured on this machine's Ray.
     """
     params = model.count_params()
-    compute = step_seconds_one_worker / workers
-    ring = 2 * (workers - 1) / workers * 4 * params / bandwidth + 2 * (workers - 1) * latency
-    star = 2 * workers * 4 * params / bandwidth + 2 * latency
+    compute = step_seconds / workers
+    ring_bytes = 2 * (workers - 1) / workers * 4 * params
+    ring = ring_bytes / bandwidth + 2 * (workers - 1) * message_seconds
+    star = 2 * workers * (4 * params / bandwidth + message_seconds)
     return {
         "compute_s": compute,
         "ring_allreduce_s": ring,
         "object_store_s": star,
-        "allreduce_bytes_per_worker": 2 * (workers - 1) / workers * 4 * params,
+        "allreduce_bytes_per_worker": ring_bytes,
         "samples_per_s_ring": batch_size / (compute + ring),
         "samples_per_s_object_store": batch_size / (compute + star),
     }
@@ -103,15 +106,20 @@ def main():
     for setting, (rate, parts) in results.items():
         split = ", ".join(f"{parts[k] * 1e3:.1f} ms" for k in parts) if parts else ""
         print(f"{setting:24} {rate:10.0f} {rate / one_worker:11.2f}x  {split}")
-    step = args.batch_size / one_worker
+    one, two = results["Ray, 1 worker"][1], results["Ray, 2 workers"][1]
+    # the 2-worker step's reduce and update beyond the 1-worker one: 2 more messages
+    message = max((two["reduce"] + two["apply"] - one["reduce"] - one["apply"]) / 2, 1e-4)
     model = _model(args.model)
-    print(f"\npaper estimate ({model.count_params():,} parameters, from the 1-worker step):")
+    print(
+        f"\npaper estimate ({model.count_params():,} parameters; compute from the 1-worker "
+        f"step, {message * 1e3:.1f} ms per message as measured here):"
+    )
     for workers in (8, 64):
-        e = estimate(model, args.batch_size, step, workers)
+        e = estimate(model, args.batch_size, one["compute"], workers, message)
         print(
             f"{workers:3} workers: compute {e['compute_s'] * 1e3:.1f} ms, ring all-reduce "
-            f"{e['ring_allreduce_s'] * 1e3:.2f} ms ({e['allreduce_bytes_per_worker'] / 1e6:.2f} MB"
-            f" per worker), object store {e['object_store_s'] * 1e3:.2f} ms -> "
+            f"{e['ring_allreduce_s'] * 1e3:.1f} ms ({e['allreduce_bytes_per_worker'] / 1e6:.2f} MB"
+            f" per worker), object store {e['object_store_s'] * 1e3:.1f} ms -> "
             f"{e['samples_per_s_ring']:.0f} / {e['samples_per_s_object_store']:.0f} samples/s"
         )
     ray.shutdown()
