@@ -310,16 +310,20 @@ class CategoricalCrossentropy(_FromLogits):
     alternative = "sparse_categorical_crossentropy"
 
     def check_values(self, y, pred_shape):
-        """Each target row is a distribution: values in [0, 1] that sum to 1."""
+        """Targets are one-hot or probability rows: every value in [0, 1].
+
+        NOTE: rows need not sum to 1: the loss normalises each row of predictions, and Keras
+        takes multi-hot rows (its functional-API guide trains one such head), so only values
+        outside [0, 1] (a 2.0, a negative label) are refused."""
         if not y.size or y.dtype.kind not in "biuf":
             return
         rows = y.reshape(-1, y.shape[-1]).astype(np.float64)
-        bad = (rows.min(axis=1) < 0) | (rows.max(axis=1) > 1) | (abs(rows.sum(axis=1) - 1) > 1e-3)
+        bad = (rows.min(axis=1) < 0) | (rows.max(axis=1) > 1)
         if bad.any():
             first = int(np.argmax(bad))
             raise ValueError(
-                f"Loss `{self.name}` expects one-hot (or probability) rows: values in [0, 1] "
-                f"summing to 1; for class labels use to_categorical or loss="
+                f"Loss `{self.name}` expects one-hot (or probability) rows: values in [0, 1]; "
+                f"for class labels use to_categorical or loss="
                 f"'sparse_categorical_crossentropy'. Received: {int(bad.sum())} rows that are "
                 f"not, the first (row {first}) {rows[first].tolist()[:10]}"
             )
