@@ -89,10 +89,10 @@ class Tensor:
         self._backward = None
         self.name = name
 
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
-    size = property(lambda self: self.data.size)
+    shape = property(lambda self: self.data.shape, doc="The shape of the data (a tuple).")
+    ndim = property(lambda self: self.data.ndim, doc="The number of axes of the data.")
+    dtype = property(lambda self: self.data.dtype, doc="The NumPy dtype of the data.")
+    size = property(lambda self: self.data.size, doc="The number of values in the data.")
 
     def __len__(self):
         return len(self.data)

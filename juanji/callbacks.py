@@ -68,9 +68,11 @@ class Callback:
         self.params = {}
 
     def set_model(self, model):
+        """Set ``self.model``, the model being trained, evaluated or run."""
         self.model = model
 
     def set_params(self, params):
+        """Set ``self.params``: the loop's settings (``epochs``, ``steps``, ``verbose``)."""
         self.params = dict(params)
 
     def on_train_begin(self, logs=None):

@@ -200,6 +200,7 @@ class SVMHead:
         return float(np.mean(self.predict(features) == _labels(y)))
 
     def get_config(self):
+        """The constructor's arguments: ``SVMHead(**head.get_config())`` is an unfitted copy."""
         return {"kernel": self.kernel, "C": self.C, "standardize": self.standardize}
 
     @classmethod

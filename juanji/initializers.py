@@ -88,6 +88,7 @@ class Initializer:
         raise NotImplementedError
 
     def get_config(self):
+        """The constructor's arguments as JSON values: ``type(self)(**get_config())`` is a copy."""
         return {}
 
     @classmethod

@@ -46,6 +46,7 @@ class Metric:
         self.reset_state()
 
     def update_state(self, *args, **kwargs):
+        """Add a batch's values to the running state (the subclass says which arguments)."""
         raise NotImplementedError
 
     def result(self):

@@ -62,6 +62,7 @@ class LearningRateSchedule:
         raise NotImplementedError
 
     def get_config(self):
+        """The constructor's arguments as JSON values: ``type(self)(**get_config())`` is a copy."""
         raise NotImplementedError
 
     @classmethod

@@ -29,6 +29,7 @@ class Regularizer:
         raise NotImplementedError
 
     def get_config(self):
+        """The constructor's arguments as JSON values: ``type(self)(**get_config())`` is a copy."""
         return {}
 
     @classmethod

@@ -117,8 +117,23 @@ def test_every_public_name_in_the_api_reference_has_a_docstring():
             checked += documentable
             if documentable and not (value.__doc__ or "").strip():
                 undocumented.append(f"{module_name}.{name}")
+            if inspect.isclass(value):
+                undocumented += [f"{module_name}.{name}.{m}" for m in undocumented_members(value)]
     assert checked > 300
     assert undocumented == []
+
+
+def undocumented_members(cls):
+    """The public methods and properties ``cls`` defines that have no docstring, neither
+    their own nor that of the member they override."""
+    missing = []
+    for name, member in vars(cls).items():
+        if name.startswith("_") or not (inspect.isfunction(member) or isinstance(member, property)):
+            continue
+        docs = [getattr(base, name, None).__doc__ for base in cls.__mro__ if name in vars(base)]
+        if not any((doc or "").strip() for doc in docs):
+            missing.append(name)
+    return missing
 
 
 def test_the_readme_links_to_files_that_exist():

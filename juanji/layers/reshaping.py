@@ -37,6 +37,7 @@ class Permute(Layer):
             )
 
     def compute_output_shape(self, input_shape):
+        """``(N, ...)`` with the axes after the batch axis in ``dims`` order."""
         return (input_shape[0], *(input_shape[d] for d in self.dims))
 
     def call(self, x, training=False):
@@ -72,6 +73,7 @@ class RepeatVector(Layer):
             )
 
     def compute_output_shape(self, input_shape):
+        """``(N, F) -> (N, n, F)``."""
         return (input_shape[0], self.n, input_shape[1])
 
     def call(self, x, training=False):

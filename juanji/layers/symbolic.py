@@ -53,7 +53,9 @@ class KerasTensor:
         self.node = node
         self.index = index
 
-    ndim = property(lambda self: len(self.shape))
+    ndim = property(
+        lambda self: len(self.shape), doc="The number of axes, the batch axis included."
+    )
 
     @property
     def name(self):

@@ -90,6 +90,7 @@ class TrainingOptions(NamedTuple):
     refine: bool = False
 
     def to_json(self):
+        """The options as JSON values (tuples as lists)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self._asdict().items()}
 
     @classmethod

@@ -538,6 +538,8 @@ def _install_tensor_methods():
         "abs": abs,
     }
     for name, method in methods.items():
+        if callable(method) and method.__doc__ is None:
+            method.__doc__ = f"The tensor's ``{name.strip('_')}``: see :func:`juanji.ops.{name}`."
         setattr(Tensor, name, method)
 
 
