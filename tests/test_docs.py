@@ -142,3 +142,9 @@ def test_the_readme_links_to_files_that_exist():
     local = [t for t in targets if "://" not in t]
     assert len(local) > 10
     assert [t for t in local if not (ROOT / t).exists()] == []
+
+
+def test_every_page_under_docs_is_in_the_nav():
+    pages = set(nav_pages())
+    on_disk = {p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")}
+    assert sorted(on_disk - pages) == []
