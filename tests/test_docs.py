@@ -18,7 +18,7 @@ DOCS = ROOT / "docs"
 NAV_PAGE = re.compile(r"^\s*-\s+(?:[^:]+:\s+)?([\w./-]+\.md)\s*$")
 FENCE = re.compile(r"^```python\s*$\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
 SKIP = "<!-- docs-test: skip"
-OPTIONAL = {"onnx.md": "onnxruntime", "keras-files.md": "h5py"}
+OPTIONAL = {"onnx.md": "onnxruntime", "keras-files.md": "h5py", "ray.md": "ray"}
 
 
 def nav_pages(section=None):
