@@ -117,7 +117,7 @@ title_data = rng.random((256, 64)).astype("float32")
 body_data = rng.random((256, 128)).astype("float32")
 tags_data = rng.integers(0, 2, (256, num_tags)).astype("float32")
 priority_targets = rng.random((256, 1)).astype("float32")
-dept_targets = keras.utils.to_categorical(rng.integers(0, num_departments, 256), num_departments)
+dept_targets = rng.integers(0, 2, (256, num_departments)).astype("float32")
 model.fit(
     {"title": title_data, "body": body_data, "tags": tags_data},
     {"priority": priority_targets, "department": dept_targets},
