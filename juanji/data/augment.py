@@ -10,7 +10,6 @@ shifts and standardisation are vectorised over the batch.
 import numbers
 
 import numpy as np
-from scipy import ndimage
 
 from juanji import backend
 from juanji.data.utils import as_rng
@@ -303,6 +302,8 @@ class ImageDataGenerator:
             np.any([np.asarray(params[k]) != _DEFAULTS[k] for k in _GEOMETRY], axis=0)
         )
         if len(moved):
+            from scipy import ndimage  # here: importing it costs ~0.1 s
+
             matrices = affine_matrices(
                 {k: np.asarray(params[k])[moved] for k in _GEOMETRY}, height, width
             )

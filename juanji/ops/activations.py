@@ -7,11 +7,26 @@ float32 or float64 (results may underflow to exactly 0, which is their correct v
 import math
 
 import numpy as np
-from scipy import special
 
 from juanji import backend, parallel
 from juanji.autograd import primitive, unbroadcast
 from juanji.registry import register
+
+
+def _expit(x):
+    """SciPy's exact logistic function, imported on first use (``import juanji`` stays fast:
+    scipy.special takes ~0.1-0.2 s to import)."""
+    from scipy.special import expit
+
+    return expit(x)
+
+
+def _ndtr(x):
+    """The standard normal CDF, imported on first use like :func:`_expit`."""
+    from scipy.special import ndtr
+
+    return ndtr(x)
+
 
 __all__ = [
     "elu",
@@ -54,7 +69,7 @@ def sigmoid(x):
 
     Backward: gx = gy * y * (1 - y).
     """
-    y = np.asarray(special.expit(x))
+    y = np.asarray(_expit(x))
     return y, lambda gy: gy * y * (1 - y)
 
 
@@ -157,7 +172,7 @@ def softplus(x):
 
     Backward: gx = gy * sigmoid(x).
     """
-    return np.asarray(np.logaddexp(0, x)), lambda gy: gy * special.expit(x)
+    return np.asarray(np.logaddexp(0, x)), lambda gy: gy * _expit(x)
 
 
 @register("activation")
@@ -178,7 +193,7 @@ def silu(x):
 
     Backward: gx = gy * s * (1 + x * (1 - s)), s = sigmoid(x).
     """
-    s = special.expit(x)
+    s = _expit(x)
     return np.asarray(x * s), lambda gy: gy * s * (1 + x * (1 - s))
 
 
@@ -191,7 +206,7 @@ def gelu(x):
 
     Backward: gx = gy * (Phi(x) + x * phi(x)), phi(x) = exp(-x**2 / 2) / sqrt(2 * pi).
     """
-    cdf = special.ndtr(x)
+    cdf = _ndtr(x)
 
     def backward(gy):
         pdf = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
