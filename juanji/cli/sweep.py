@@ -43,10 +43,6 @@ def run(args):
     """Carry out ``juanji sweep``: print the results table; 0 on success."""
     from juanji.distributed import sweep
 
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        raise cli.UsageError("sweep needs Ray: pip install 'juanji[ray]'") from None
     axes = sweep.parse_grid(args.grid, cli.TRAIN_OPTIONS)
     if args.random is not None and args.random < 1:
         raise cli.UsageError(f"--random must be at least 1, got {args.random}")
@@ -59,6 +55,10 @@ def run(args):
                 cli.resolve_train_options(sweep.train_argv(base, options, args.out))
             except cli.UsageError as error:
                 raise cli.UsageError(f"--grid {axis}={label}: {error}") from None
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise cli.UsageError("sweep needs Ray: pip install 'juanji[ray]'") from None
     rows = sweep.run_sweep(
         axes,
         out=args.out,

@@ -1,6 +1,7 @@
 """Sweeps of `juanji train` options: grids parsed, trials run on a local Ray, results kept."""
 
 import csv
+import sys
 import json
 
 import pytest
@@ -95,3 +96,10 @@ def test_a_sweep_runs_its_trials_and_writes_the_table(local_ray, tmp_path, capsy
     # the text's claim on digits: cross-entropy learns faster than MSE with the same net
     best = {r["loss"]: float(r["best_val_accuracy"]) for r in rows}
     assert best["categorical_crossentropy"] > best["mse"]
+
+
+def test_without_ray_the_sweep_says_which_extra_to_install(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    assert cli.main(["sweep", "--grid", "loss=mse"]) == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'juanji[ray]'" in err
