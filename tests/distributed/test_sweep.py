@@ -1,8 +1,8 @@
 """Sweeps of `juanji train` options: grids parsed, trials run on a local Ray, results kept."""
 
 import csv
-import sys
 import json
+import sys
 
 import pytest
 
