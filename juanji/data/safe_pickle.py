@@ -1,7 +1,7 @@
 """A reader of pickled data that runs nothing from the file: dicts, lists, tuples, strings,
 bytes, numbers, and NumPy arrays of plain numbers, as in CIFAR's batches.
 
-``pickle.load`` would import and call whatever the file names. This reader walks the
+Python's own unpickler would import and call whatever the file names. This reader walks the
 opcodes with :func:`pickletools.genops` (a parser, which executes nothing) on a stack of
 its own. The only names a file may refer to are those NumPy writes for an array
 (``numpy.core.multiarray._reconstruct``, ``numpy.ndarray``, ``numpy.dtype``, and protocol
