@@ -250,13 +250,15 @@ def _write_results(out, rows, seconds, axes):
         writer.writeheader()
         writer.writerows(rows)
     (out / "results.json").write_text(
-        json.dumps({"seconds": seconds, "trials": rows}, indent=1, default=_json_value) + "\n"
+        json.dumps({"seconds": seconds, "trials": [_finite_or_none(r) for r in rows]}, indent=1)
+        + "\n"
     )
     plot_results(rows, axes, out / "sweep.png")
 
 
-def _json_value(value):
-    return None if value != value else float(value)  # NaN -> null
+def _finite_or_none(row):
+    """``row`` with NaN figures (a trial that never validated) as None, for strict JSON."""
+    return {k: None if isinstance(v, float) and v != v else v for k, v in row.items()}
 
 
 def plot_results(rows, axes, path):
