@@ -6,7 +6,8 @@ two inputs; a model of two inputs and two outputs; and a toy ResNet with skip co
 
 Run: ``python examples/keras3/functional_api.py``. Environment variables:
 ``KERAS3_SAMPLES`` (the first N training and test images), ``KERAS3_EPOCHS`` (train that
-many epochs), ``KERAS3_WITH_KERAS=1`` (the same program on Keras 3 itself, to compare).
+many epochs), ``KERAS3_WITH_KERAS=1`` (the same program on Keras 3 itself, to compare),
+``KERAS3_SEED`` (the seed given to ``utils.set_random_seed``, default 1).
 """
 
 import os
@@ -27,7 +28,7 @@ else:
 
 SAMPLES = int(os.environ.get("KERAS3_SAMPLES", 0)) or None
 EPOCHS = int(os.environ.get("KERAS3_EPOCHS", 0)) or None
-keras.utils.set_random_seed(1)
+keras.utils.set_random_seed(int(os.environ.get("KERAS3_SEED", 1)))
 
 # --- a first functional model ---------------------------------------------------------------------
 inputs = keras.Input(shape=(784,))

@@ -7,7 +7,8 @@ trained on MNIST with ``fit``.
 
 Run: ``python examples/keras3/making_new_layers_and_models_via_subclassing.py``.
 Environment variables: ``KERAS3_SAMPLES`` (the first N training images), ``KERAS3_EPOCHS``
-(train that many epochs), ``KERAS3_WITH_KERAS=1`` (the same program on Keras 3 itself).
+(train that many epochs), ``KERAS3_WITH_KERAS=1`` (the same program on Keras 3 itself),
+``KERAS3_SEED`` (the seed given to ``utils.set_random_seed``, default 1).
 """
 
 import os
@@ -23,7 +24,7 @@ else:
 
 SAMPLES = int(os.environ.get("KERAS3_SAMPLES", 0)) or None
 EPOCHS = int(os.environ.get("KERAS3_EPOCHS", 0)) or None
-keras.utils.set_random_seed(1)
+keras.utils.set_random_seed(int(os.environ.get("KERAS3_SEED", 1)))
 
 
 class Linear(keras.layers.Layer):

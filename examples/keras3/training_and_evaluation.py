@@ -7,7 +7,8 @@ with a loss and a weight per output, and early stopping.
 
 Run: ``python examples/keras3/training_and_evaluation.py``. Environment variables:
 ``KERAS3_SAMPLES`` (the first N training and test images), ``KERAS3_EPOCHS`` (train that
-many epochs), ``KERAS3_WITH_KERAS=1`` (the same program on Keras 3 itself, to compare).
+many epochs), ``KERAS3_WITH_KERAS=1`` (the same program on Keras 3 itself, to compare),
+``KERAS3_SEED`` (the seed given to ``utils.set_random_seed``, default 1).
 """
 
 import os
@@ -23,7 +24,7 @@ else:
 
 SAMPLES = int(os.environ.get("KERAS3_SAMPLES", 0)) or None
 EPOCHS = int(os.environ.get("KERAS3_EPOCHS", 0)) or None
-keras.utils.set_random_seed(1)
+keras.utils.set_random_seed(int(os.environ.get("KERAS3_SEED", 1)))
 
 # --- data: flat MNIST images, 1 in 6 training images kept aside for validation ------------
 (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()

@@ -6,7 +6,8 @@ stopping at the minimum loss and restoring the best weights, and a learning-rate
 
 Run: ``python examples/keras3/writing_your_own_callbacks.py``. Environment variables:
 ``KERAS3_SAMPLES`` (the first N images, at most 1000 as in the guide), ``KERAS3_EPOCHS``
-(cap the epochs), ``KERAS3_WITH_KERAS=1`` (the same program on Keras 3, to compare).
+(cap the epochs), ``KERAS3_WITH_KERAS=1`` (the same program on Keras 3, to compare),
+``KERAS3_SEED`` (the seed given to ``utils.set_random_seed``, default 1).
 """
 
 import os
@@ -20,7 +21,7 @@ else:
 
 SAMPLES = int(os.environ.get("KERAS3_SAMPLES", 0)) or 1000
 EPOCHS = int(os.environ.get("KERAS3_EPOCHS", 0)) or None
-keras.utils.set_random_seed(1)
+keras.utils.set_random_seed(int(os.environ.get("KERAS3_SEED", 1)))
 
 
 def get_model():
